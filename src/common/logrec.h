@@ -1,0 +1,67 @@
+/* Log records sent by pop3s-session to pop3s-logger over the message queue.
+ *
+ * Wire format, version 1 (all integers big-endian):
+ *   u8  version (=1)   u8 type   u16 total length of the record
+ *   u64 time in microseconds since the epoch (CLOCK_REALTIME)
+ *   u32 session process id
+ *   u64 bytes sent to the client so far
+ *   then six fields, each u8 length + that many octets, in this order:
+ *   session id, client ip, user, command, status, detail
+ * Every field has a maximum length (below) and must hold no NUL or control
+ * octet; the decoder rejects a record that is short, long, has leftover
+ * bytes, an unknown version or type, or a field over its maximum. */
+#ifndef POP3S_LOGREC_H
+#define POP3S_LOGREC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LOGREC_VERSION 1
+#define LOGREC_MAX_SIZE 512       /* well under the default msgsize_max 8192 */
+
+#define LOGREC_SESSION_MAX 32
+#define LOGREC_IP_MAX 45          /* INET6_ADDRSTRLEN - 1 */
+#define LOGREC_USER_MAX 64
+#define LOGREC_COMMAND_MAX 16
+#define LOGREC_STATUS_MAX 8
+#define LOGREC_DETAIL_MAX 160
+
+enum logrec_type {
+	LOGREC_CONNECT = 1,     /* TCP+TLS session started */
+	LOGREC_COMMAND = 2,     /* one POP3 command: command word, status OK/ERR */
+	LOGREC_LOGIN_OK = 3,    /* authentication succeeded, user set */
+	LOGREC_LOGIN_FAIL = 4,  /* authentication failed, detail says why */
+	LOGREC_DISCONNECT = 5,  /* session ended, detail = reason, bytes = sent */
+	LOGREC_TYPE_MAX = 5
+};
+
+struct logrec {
+	enum logrec_type type;
+	uint64_t time_us;
+	uint32_t pid;
+	uint64_t bytes;
+	char session[LOGREC_SESSION_MAX + 1];
+	char client_ip[LOGREC_IP_MAX + 1];
+	char user[LOGREC_USER_MAX + 1];
+	char command[LOGREC_COMMAND_MAX + 1];
+	char status[LOGREC_STATUS_MAX + 1];
+	char detail[LOGREC_DETAIL_MAX + 1];
+};
+
+/* Encodes r into buf. Returns the length, or -EINVAL if a field is too long
+ * or holds a control octet, -ENOBUFS if cap is too small. */
+int logrec_encode(const struct logrec *r, uint8_t *buf, size_t cap);
+
+/* Decodes exactly len octets into *ret (written only on success).
+ * Returns 0 or -EBADMSG. Never reads beyond len. */
+int logrec_decode(const uint8_t *buf, size_t len, struct logrec *ret);
+
+/* "CONNECT", "COMMAND", ... or "UNKNOWN". */
+const char *logrec_type_name(enum logrec_type t);
+
+/* Copies the first word of a command line into a command field: upper-cased,
+ * at most LOGREC_COMMAND_MAX octets, non-printable octets replaced by '?';
+ * an empty word becomes "-". Never copies arguments. */
+void logrec_command_word(const char *line, size_t len, char out[LOGREC_COMMAND_MAX + 1]);
+
+#endif

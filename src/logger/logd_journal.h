@@ -1,0 +1,28 @@
+/* Journal output with structured fields: POP3_TYPE, POP3_CLIENT_IP,
+ * POP3_USER, POP3_COMMAND, POP3_STATUS, POP3_SESSION, POP3_PID,
+ * POP3_BYTES, POP3_DETAIL, plus a readable MESSAGE. */
+#ifndef POP3S_LOGD_JOURNAL_H
+#define POP3S_LOGD_JOURNAL_H
+
+#include <stddef.h>
+#include <sys/uio.h>
+#include "logrec.h"
+
+#define LOGD_JOURNAL_FIELDS 14
+#define LOGD_JOURNAL_FIELD_MAX 256
+
+struct logd_journal_entry {
+	struct iovec iov[LOGD_JOURNAL_FIELDS];
+	char text[LOGD_JOURNAL_FIELDS][LOGD_JOURNAL_FIELD_MAX];
+	size_t n;
+};
+
+/* Builds the fields for r (pure; tested without a journal). extra may name
+ * one more "KEY=value" field, or be NULL. */
+void logd_journal_build(const struct logrec *r, const char *extra,
+                        struct logd_journal_entry *e);
+
+/* Sends r to the journal. Returns 0 or -errno from sd_journal_sendv. */
+int logd_journal_send(const struct logrec *r, const char *extra);
+
+#endif

@@ -1,0 +1,24 @@
+/* Password verification against the users file ("user:crypt-hash" lines,
+ * '#' comments, blank lines ignored). The file is read at every login so
+ * changes apply to the next login. Hashes are verified by libcrypt's
+ * crypt_rn (yescrypt, SHA-512-crypt, bcrypt, ...); a line holding anything
+ * that is not a crypt(3) hash never matches. An unknown user costs the same
+ * as a wrong password: the password is checked against another user's hash
+ * (same method and cost), or a built-in yescrypt hash if there is none. */
+#ifndef POP3S_AUTH_H
+#define POP3S_AUTH_H
+
+#include <stddef.h>
+
+enum auth_result {
+	AUTH_OK,        /* user exists and the password matches */
+	AUTH_FAIL,      /* unknown user or wrong password (indistinguishable) */
+	AUTH_TEMPFAIL,  /* users file unreadable or similar: [SYS/TEMP] */
+};
+
+/* Checks user/password against users_file. On AUTH_TEMPFAIL, err holds a
+ * one-line reason naming the file (never the password). */
+enum auth_result auth_check(const char *users_file, const char *user,
+                            const char *password, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,42 @@
+/* The session's side of logging: builds log records and sends them to
+ * pop3s-logger without ever letting a slow or absent logger stall a session.
+ * Policy: a record waits at most QUEUE_TIMEOUT_MS for room in the queue; if
+ * the queue is missing or stays full, the record goes to the journal
+ * directly (same POP3_* fields, POP3_LOG_FALLBACK=1) and is counted. */
+#ifndef POP3S_LOGCLIENT_H
+#define POP3S_LOGCLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "logrec.h"
+
+struct logclient;
+
+/* Allocates a client for one session. queue may be missing (records then
+ * fall back). client_ip is the peer address as text. Returns NULL on ENOMEM. */
+struct logclient *logclient_new(const char *queue, unsigned timeout_ms,
+                                const char *client_ip);
+
+/* The random session id (hex) used in every record of this session. */
+const char *logclient_session_id(const struct logclient *lc);
+
+/* Sets the user name carried in later records ("" to clear). */
+void logclient_set_user(struct logclient *lc, const char *user);
+
+/* Adds to the count of bytes sent to the client. */
+void logclient_add_bytes(struct logclient *lc, uint64_t n);
+
+/* Sends one record. For LOGREC_COMMAND, line/len is the received command
+ * line: only its first word is logged. status is "OK"/"ERR"/"" and detail
+ * free text ("" for none). */
+void logclient_send(struct logclient *lc, enum logrec_type type,
+                    const char *line, size_t len,
+                    const char *status, const char *detail);
+
+/* Records that went to the journal instead of the queue. */
+unsigned long logclient_fallbacks(const struct logclient *lc);
+
+/* Frees lc; NULL is allowed. */
+void logclient_free(struct logclient *lc);
+
+#endif

@@ -1,0 +1,55 @@
+/* The message as POP3 sends it: LF line endings become CRLF (an existing
+ * CRLF stays), a last line without a newline gets CRLF, an empty message is
+ * one empty line, lines starting with '.' are dot-stuffed for RETR/TOP.
+ * The size used by STAT/LIST is exactly what RETR sends before
+ * dot-stuffing, computed by the same converter so the two cannot disagree.
+ * Everything streams through fixed buffers: memory does not depend on the
+ * size of the message. */
+#ifndef POP3S_MSGSTREAM_H
+#define POP3S_MSGSTREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "transport.h"
+
+#define MSGSTREAM_ALL_LINES (-1L)
+
+struct msgstream {
+	bool dotstuff;       /* double a leading '.' (on the wire, not for sizes) */
+	long body_lines;     /* TOP n: body lines still to send; -1 = all */
+	bool line_start;     /* next octet starts a line */
+	bool prev_cr;        /* previous octet was CR */
+	bool in_body;        /* the blank line after the header has been seen */
+	bool line_empty;     /* current line has no octet other than CR so far */
+	bool stopped;        /* TOP limit reached: ignore the rest */
+	uint64_t in_octets;  /* octets of input seen */
+};
+
+void msgstream_init(struct msgstream *m, bool dotstuff, long body_lines);
+
+/* Converts inlen octets of input, appending to out (outcap must be at least
+ * 2 * inlen). Returns the number of octets written to out. */
+size_t msgstream_feed(struct msgstream *m, const char *in, size_t inlen, char *out, size_t outcap);
+
+/* Ends the message: writes the CRLF a last line without a newline needs
+ * (and a single CRLF for an empty message) to out (outcap >= 2); returns
+ * the number of octets written. */
+size_t msgstream_finish(struct msgstream *m, char *out, size_t outcap);
+
+/* Reads fd from its current offset to EOF and stores the size RETR would
+ * send (before dot-stuffing). Returns 0 or -errno. */
+int msgstream_size_fd(int fd, uint64_t *ret_size);
+
+/* Sends "header" (the "+OK ..." line, with CRLF), then the message in fd
+ * (from offset 0) dot-stuffed, limited to body_lines lines of body
+ * (MSGSTREAM_ALL_LINES for RETR), then the terminating ".\r\n".
+ * The first chunk is read before the header is written, so a message that
+ * cannot be read at all returns -errno with nothing sent and the caller can
+ * answer -ERR. Returns 0; -errno with *ret_started false if nothing was
+ * sent; or -errno with *ret_started true if the file failed mid-way (the
+ * connection must then be closed: a half message cannot be taken back). */
+int msgstream_send_fd(int fd, long body_lines, const char *header,
+                      struct transport *t, bool *ret_started);
+
+#endif

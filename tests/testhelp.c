@@ -1,0 +1,146 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "testhelp.h"
+
+static int
+mem_write_all(void *ctx, const void *buf, size_t len)
+{
+	struct mem_transport *m = ctx;
+
+	if (m->fail_after >= 0 && m->len + len > (size_t)m->fail_after)
+		return -EPIPE;
+	if (m->len + len + 1 > m->cap) {
+		size_t cap = m->cap ? m->cap : 4096;
+		while (m->len + len + 1 > cap)
+			cap *= 2;
+		m->out = realloc(m->out, cap);
+		ck_assert_ptr_nonnull(m->out);
+		m->cap = cap;
+	}
+	memcpy(m->out + m->len, buf, len);
+	m->len += len;
+	m->out[m->len] = '\0';
+	return 0;
+}
+
+void
+mem_transport_init(struct mem_transport *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->t.write_all = mem_write_all;
+	m->t.ctx = m;
+	m->fail_after = -1;
+	m->out = calloc(1, 1);
+	m->cap = 1;
+}
+
+void
+mem_transport_clear(struct mem_transport *m)
+{
+	m->len = 0;
+	if (m->out)
+		m->out[0] = '\0';
+}
+
+void
+mem_transport_free(struct mem_transport *m)
+{
+	free(m->out);
+	m->out = NULL;
+}
+
+char *
+th_tmpdir(void)
+{
+	const char *base = getenv("TMPDIR");
+	char *p;
+
+	if (asprintf(&p, "%s/pop3s-test.XXXXXX", base ? base : "/tmp") < 0)
+		abort();
+	if (!mkdtemp(p)) {
+		perror("mkdtemp");
+		abort();
+	}
+	return p;
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	chmod(path, 0700);
+	return remove(path);
+}
+
+void
+th_rm_rf(const char *path)
+{
+	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+mkparents(const char *path)
+{
+	char buf[4096];
+	char *s;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (s = buf + 1; (s = strchr(s, '/')); s++) {
+		*s = '\0';
+		mkdir(buf, 0700);
+		*s = '/';
+	}
+}
+
+void
+th_write_file(const char *path, const void *data, size_t len)
+{
+	int fd;
+
+	mkparents(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+	ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+char *
+th_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t cap = 0, n = 0, r;
+
+	if (!f)
+		return NULL;
+	do {
+		if (n + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			buf = realloc(buf, cap);
+		}
+		r = fread(buf + n, 1, cap - n - 1, f);
+		n += r;
+	} while (r > 0);
+	fclose(f);
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+}
+
+const char *
+th_path(const char *dir, const char *name)
+{
+	static char bufs[8][4096];
+	static unsigned i;
+	char *b = bufs[i++ % 8];
+
+	snprintf(b, sizeof(bufs[0]), "%s/%s", dir, name);
+	return b;
+}

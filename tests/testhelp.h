@@ -1,0 +1,42 @@
+/* Helpers shared by the unit tests: an in-memory transport, temporary
+ * directories and files, and the common main(). */
+#ifndef POP3S_TESTHELP_H
+#define POP3S_TESTHELP_H
+
+#include <check.h>
+#include <stddef.h>
+#include "transport.h"
+
+struct mem_transport {
+	struct transport t;   /* must stay first */
+	char *out;            /* everything written, NUL-terminated */
+	size_t len, cap;
+	long fail_after;      /* fail writes once len would exceed this; -1 = never */
+};
+
+void mem_transport_init(struct mem_transport *m);
+void mem_transport_clear(struct mem_transport *m);  /* forget output so far */
+void mem_transport_free(struct mem_transport *m);
+
+/* mkdtemp under $TMPDIR or /tmp; returns a malloc'd path. */
+char *th_tmpdir(void);
+void th_rm_rf(const char *path);
+/* Writes len octets (creating parent directories). */
+void th_write_file(const char *path, const void *data, size_t len);
+/* Reads a whole (small) file; malloc'd, NUL-terminated, *len set. */
+char *th_read_file(const char *path, size_t *len);
+/* Path joining into a static rotating buffer. */
+const char *th_path(const char *dir, const char *name);
+
+#define TH_MAIN(suite_fn)                                              \
+	int main(void)                                                 \
+	{                                                              \
+		SRunner *sr = srunner_create(suite_fn());              \
+		int nf;                                                \
+		srunner_run_all(sr, CK_NORMAL);                        \
+		nf = srunner_ntests_failed(sr);                        \
+		srunner_free(sr);                                      \
+		return nf == 0 ? 0 : 1;                                \
+	}
+
+#endif
