@@ -1,0 +1,61 @@
+/* The POP3 state machine (RFC 1939 AUTHORIZATION -> TRANSACTION -> UPDATE,
+ * RFC 2449 CAPA, RFC 5034 AUTH PLAIN, RFC 3206 response codes). It reads
+ * complete command lines and writes replies through a struct transport; it
+ * never touches sockets or TLS, so tests drive whole sessions in memory. */
+#ifndef POP3S_POP3_SESSION_H
+#define POP3S_POP3_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "transport.h"
+
+struct logclient;
+
+/* RFC 2449: a command line is at most 255 octets including CRLF. */
+#define POP3_COMMAND_MAX 253
+
+struct pop3_params {
+	const char *home;             /* mailbox root */
+	const char *users_file;
+	unsigned auth_delay_ms;       /* pause before answering a failed login */
+	unsigned max_auth_failures;   /* close the connection after this many */
+	const char *implementation;   /* CAPA IMPLEMENTATION value */
+	struct logclient *log;        /* may be NULL */
+};
+
+enum pop3_result {
+	POP3_CONTINUE,   /* keep reading */
+	POP3_CLOSE,      /* the reply is queued; flush it and end the session */
+};
+
+enum pop3_state {
+	POP3_STATE_AUTHORIZATION,
+	POP3_STATE_TRANSACTION,
+	POP3_STATE_UPDATE,
+};
+
+struct pop3_session;
+
+/* params and t must outlive the session. Returns NULL on ENOMEM. */
+struct pop3_session *pop3_session_new(const struct pop3_params *params, struct transport *t);
+
+/* Queues the greeting. */
+void pop3_session_greet(struct pop3_session *s);
+
+/* Handles one line from linebuf (flags are LINEBUF_* values). */
+enum pop3_result pop3_session_input(struct pop3_session *s, const char *line, size_t len,
+                                    unsigned flags);
+
+/* Longest line accepted in the current state, without CRLF. */
+size_t pop3_session_line_max(const struct pop3_session *s);
+
+enum pop3_state pop3_session_state(const struct pop3_session *s);
+
+/* Authenticated user, or NULL. */
+const char *pop3_session_user(const struct pop3_session *s);
+
+/* Frees the session without UPDATE: nothing marked for deletion is removed
+ * (dropped connection, timeout, signal). NULL allowed. */
+void pop3_session_free(struct pop3_session *s);
+
+#endif

@@ -1,0 +1,19 @@
+/* The per-connection I/O loop: TLS records in, lines to the state machine,
+ * replies out; the idle deadline; SIGTERM. */
+#ifndef POP3S_SESSION_LOOP_H
+#define POP3S_SESSION_LOOP_H
+
+#include "config.h"
+
+struct tls_server;
+struct logclient;
+
+/* Runs one POP3 session over an established TLS connection on fd until QUIT,
+ * the peer closes, an error, the idle timeout (no complete command within
+ * cfg->timeout seconds: the session ends with no reply and no UPDATE) or
+ * SIGTERM/SIGINT (no UPDATE). Sends the DISCONNECT record with the reason.
+ * Returns 0 for an orderly end, -errno otherwise. */
+int session_loop_run(const struct pop3s_config *cfg, struct tls_server *tls, int fd,
+                     struct logclient *log);
+
+#endif
