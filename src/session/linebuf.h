@@ -22,8 +22,9 @@ enum linebuf_flag {
 
 struct linebuf {
 	char buf[LINEBUF_SIZE];
-	size_t len;         /* octets held */
-	size_t scanned;     /* octets already searched for LF */
+	size_t start;       /* first octet not yet returned as part of a line */
+	size_t len;         /* octets held, from buf[0] */
+	size_t scanned;     /* octets before this have been searched for LF */
 	bool discarding;    /* dropping the rest of an over-long line */
 };
 
@@ -38,8 +39,8 @@ void linebuf_commit(struct linebuf *lb, size_t n);
 
 /* Takes the next complete line. Returns true with the line (without its
  * CRLF or LF, NUL-terminated in place, valid until the next call) in
- * *ret_line/*ret_len and LINEBUF_* flags in *ret_flags, or false if no
- * complete line is buffered. */
+ * ret_line and ret_len, with LINEBUF_* flags in ret_flags; or false if
+ * no complete line is buffered. */
 bool linebuf_next(struct linebuf *lb, char **ret_line, size_t *ret_len, unsigned *ret_flags);
 
 /* True if a complete line is buffered (used to batch pipelined replies). */

@@ -42,8 +42,9 @@ struct pop3_session *pop3_session_new(const struct pop3_params *params, struct t
 /* Queues the greeting. */
 void pop3_session_greet(struct pop3_session *s);
 
-/* Handles one line from linebuf (flags are LINEBUF_* values). */
-enum pop3_result pop3_session_input(struct pop3_session *s, const char *line, size_t len,
+/* Handles one line from linebuf (flags are LINEBUF_* values). The line is
+ * modified, and wiped if it carried a password. */
+enum pop3_result pop3_session_input(struct pop3_session *s, char *line, size_t len,
                                     unsigned flags);
 
 /* Longest line accepted in the current state, without CRLF. */
