@@ -5,6 +5,9 @@
 
 #include <check.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "transport.h"
 
 struct mem_transport {
