@@ -1,0 +1,54 @@
+#!/bin/sh
+# Installs what is missing, builds pop3s and runs every test:
+#   1. the normal build with -Werror: unit and integration tests, man lint
+#   2. the unit tests again under AddressSanitizer and UBSan
+#   3. make distcheck (the tarball builds and passes its tests)
+# Usage: tests/run-all.sh   (from anywhere; builds in build-*/ at the top)
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+packaging/build-deps.sh
+autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
+jobs=$(nproc 2>/dev/null || echo 2)
+status=0
+
+section() { printf '\n=== %s ===\n' "$*"; }
+show_failures() {
+	# Print the logs of failed tests so CI output says what went wrong.
+	for f in $(grep -l '^:test-result: \(FAIL\|ERROR\)' "$1"/tests/*.trs "$1"/tests/integration/*.trs 2>/dev/null); do
+		echo "--- ${f%.trs}.log"
+		tail -n 60 "${f%.trs}.log"
+	done
+}
+
+section "build (-Werror) and make check"
+rm -rf build-check && mkdir build-check && cd build-check
+../configure -q CFLAGS="-O2 -g -Werror" >/dev/null
+make -j"$jobs" >/dev/null
+if ! make -j"$jobs" check; then show_failures .; status=1; fi
+cd "$top"
+
+section "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+rm -rf build-asan && mkdir build-asan && cd build-asan
+san="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+../configure -q CFLAGS="-O1 -g $san" LDFLAGS="$san" >/dev/null
+make -j"$jobs" >/dev/null
+# CK_FORK=no: ASan reports from the test process itself.
+if ! CK_FORK=no ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	make -j"$jobs" check TESTS='$(UNIT_TESTS)'; then show_failures .; status=1; fi
+cd "$top"
+
+section "make distcheck"
+rm -rf build-dist && mkdir build-dist && cd build-dist
+../configure -q >/dev/null
+if ! make -j"$jobs" distcheck >distcheck.log 2>&1; then
+	tail -n 80 distcheck.log
+	status=1
+else
+	grep -E '^(# |=+$|pop3s-.* archives ready)' distcheck.log | tail -n 12
+fi
+cd "$top"
+
+section "result"
+if [ "$status" -eq 0 ]; then echo "all test stages passed"; else echo "some test stage FAILED"; fi
+exit "$status"
