@@ -1,0 +1,89 @@
+"""Both programs refuse a bad configuration with one line naming the file,
+the line and the problem, and a non-zero exit, so the unit fails visibly."""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pop3test import LOGGER, SESSION, Results, make_cert, skip  # noqa: E402
+
+R = Results("config")
+for prog in (SESSION, LOGGER):
+    if not os.access(prog, os.X_OK):
+        skip(f"{prog} is not built")
+
+d = tempfile.mkdtemp(prefix="pop3s-conf.")
+cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+make_cert(cert, key)
+cert2, key2 = os.path.join(d, "cert2.pem"), os.path.join(d, "key2.pem")
+make_cert(cert2, key2)
+notcert = os.path.join(d, "garbage.pem")
+with open(notcert, "w") as f:
+    f.write("this is not a certificate\n")
+unreadable = os.path.join(d, "unreadable.pem")
+os.symlink(os.path.join(d, "no", "such", "dir"), unreadable)
+
+
+def conf(text):
+    path = os.path.join(d, "pop3s.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def run(prog, path):
+    p = subprocess.run([prog, "-n", "-c", path], capture_output=True, text=True, timeout=30,
+                       stdin=subprocess.DEVNULL)
+    return p.returncode, p.stderr.strip(), p.stdout
+
+
+GOOD = f"# pop3s\nCERT={cert}\nKEY={key}\nQUEUE=/pop3s-conf-test\n"
+
+# (config text, programs it applies to, regexp the one error line must match)
+rows = [
+    ("FOO=bar\n", (SESSION, LOGGER), r":1: unknown key 'FOO'$"),
+    ("# x\nTIMEOUT=ten\n", (SESSION, LOGGER), r":2: TIMEOUT: 'ten' is not a number$"),
+    ("TIMEOUT=0\n", (SESSION, LOGGER), r":1: TIMEOUT: 0 is out of range"),
+    ("HOME=/a\nHOME=/b\n", (SESSION, LOGGER), r":2: duplicate key HOME \(first set on line 1\)$"),
+    ("LOGS\n", (SESSION, LOGGER), r":1: expected KEY=VALUE"),
+    (f"CERT={d}/missing.pem\nKEY={key}\n", (SESSION,), r":1: .*missing\.pem.*No such file or directory"),
+    (f"# c\nCERT={unreadable}\nKEY={key}\n", (SESSION,), r":2: .*unreadable\.pem"),
+    (f"CERT={notcert}\nKEY={key}\n", (SESSION,), r":1: .*garbage\.pem"),
+    (f"CERT={cert}\nKEY={d}/nokey.pem\n", (SESSION,), r":2: .*nokey\.pem.*No such file or directory"),
+    (f"CERT={cert}\n\nKEY={key2}\n", (SESSION,), r":3: .*does not match"),
+    (GOOD + "PRIORITY=NORMAL:+BOGUS-THING\n", (SESSION,), r":5: .*PRIORITY"),
+]
+
+for text, progs, pat in rows:
+    path = conf(text)
+    for prog in progs:
+        rc, err, _ = run(prog, path)
+        name = os.path.basename(prog)
+        R.check(rc != 0, f"{name} refuses {text.strip()!r}", f"exit {rc}")
+        lines = err.splitlines()
+        R.check(len(lines) == 1 and lines[0].startswith(path + ":") and re.search(pat, lines[0]),
+                f"{name}: one line naming file, line and problem for {text.strip()!r}", err)
+
+rc, err, _ = run(SESSION, os.path.join(d, "absent.conf"))
+R.check(rc != 0 and "absent.conf: cannot open: No such file or directory" in err,
+        "a missing config file is an error", err)
+
+path = conf(GOOD)
+rc, err, out = run(SESSION, path)
+R.check(rc == 0 and f"CERT={cert}" in out and "TIMEOUT=600" in out,
+        "pop3s-session -n accepts a good config and prints it", err)
+rc, err, out = run(LOGGER, path)
+R.check(rc == 0 and "QUEUE=/pop3s-conf-test" in out, "pop3s-logger -n accepts a good config", err)
+
+# Run without a connection: a clear error, never a listen() of its own.
+p = subprocess.run([SESSION, "-c", path], capture_output=True, text=True, timeout=30,
+                   stdin=subprocess.DEVNULL)
+R.check(p.returncode != 0 and "no connection" in p.stderr, "pop3s-session without a socket says so",
+        p.stderr)
+p = subprocess.run([SESSION, "-x"], capture_output=True, text=True, timeout=30)
+R.check(p.returncode != 0 and "usage" in p.stderr.lower(), "unknown option prints usage", p.stderr)
+
+subprocess.run(["rm", "-rf", d])
+R.finish()
