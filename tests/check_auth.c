@@ -1,6 +1,372 @@
-/* placeholder until the auth suite is written */
+/* auth_check against users files built at test time with real hashes. */
+#include <crypt.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "auth.h"
 #include "testhelp.h"
-START_TEST(test_placeholder) { ck_assert(1); }
+
+static char *dir;
+static char users[4096];
+
+static void
+setup(void)
+{
+	dir = th_tmpdir();
+	snprintf(users, sizeof(users), "%s/users", dir);
+}
+
+static void
+teardown(void)
+{
+	th_rm_rf(dir);
+	free(dir);
+}
+
+/* Hashes pw with a fresh salt for prefix ("$y$", "$6$", "$2b$") at the
+ * method's default cost (count 0) or the given one. Returns a static
+ * rotating buffer. */
+static const char *
+hash_count(const char *prefix, unsigned long count, const char *pw)
+{
+	static char out[4][CRYPT_OUTPUT_SIZE];
+	static int slot;
+	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data *cd = calloc(1, sizeof(*cd));
+	char *s, *h;
+
+	ck_assert_ptr_nonnull(cd);
+	s = crypt_gensalt_rn(prefix, count, NULL, 0, salt, sizeof(salt));
+	ck_assert_msg(s != NULL, "crypt_gensalt_rn %s: %s", prefix, strerror(errno));
+	h = crypt_rn(pw, salt, cd, sizeof(*cd));
+	ck_assert_msg(h != NULL, "crypt_rn %s: %s", prefix, strerror(errno));
+	slot = (slot + 1) % 4;
+	snprintf(out[slot], sizeof(out[slot]), "%s", h);
+	free(cd);
+	return out[slot];
+}
+
+static const char *
+hash(const char *prefix, const char *pw)
+{
+	return hash_count(prefix, 0, pw);
+}
+
+static void
+write_users(const char *text)
+{
+	th_write_file(users, text, strlen(text));
+}
+
+static enum auth_result
+check(const char *user, const char *pw)
+{
+	char err[512];
+	enum auth_result r;
+
+	memset(err, 'x', sizeof(err));
+	r = auth_check(users, user, pw, err, sizeof(err));
+	if (r != AUTH_TEMPFAIL)
+		ck_assert_str_eq(err, "");
+	return r;
+}
+
+static void
+methods_right_and_wrong(const char *prefix)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text), "alice:%s\nbob:%s\n",
+	         hash(prefix, "correct horse"), hash(prefix, "b0b's pass"));
+	write_users(text);
+	ck_assert_int_eq(check("alice", "correct horse"), AUTH_OK);
+	ck_assert_int_eq(check("bob", "b0b's pass"), AUTH_OK);
+	ck_assert_int_eq(check("alice", "b0b's pass"), AUTH_FAIL);
+	ck_assert_int_eq(check("bob", "correct horse"), AUTH_FAIL);
+	ck_assert_int_eq(check("alice", "correct hors"), AUTH_FAIL);
+	ck_assert_int_eq(check("alice", "correct horse "), AUTH_FAIL);
+	ck_assert_int_eq(check("alice", ""), AUTH_FAIL);
+	ck_assert_int_eq(check("Alice", "correct horse"), AUTH_FAIL);
+	ck_assert_int_eq(check("carol", "correct horse"), AUTH_FAIL);
+}
+
+START_TEST(test_yescrypt)
+{
+	methods_right_and_wrong("$y$");
+}
 END_TEST
-static Suite *s(void) { Suite *su = suite_create("auth"); TCase *tc = tcase_create("Core"); tcase_add_test(tc, test_placeholder); suite_add_tcase(su, tc); return su; }
-TH_MAIN(s)
+
+START_TEST(test_sha512)
+{
+	methods_right_and_wrong("$6$");
+}
+END_TEST
+
+START_TEST(test_bcrypt)
+{
+	methods_right_and_wrong("$2b$");
+}
+END_TEST
+
+START_TEST(test_unknown_and_empty_user)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text), "alice:%s\n", hash("$6$", "pw"));
+	write_users(text);
+	ck_assert_int_eq(check("nobody", "pw"), AUTH_FAIL);
+	ck_assert_int_eq(check("", "pw"), AUTH_FAIL);
+	ck_assert_int_eq(check(NULL, "pw"), AUTH_FAIL);
+	ck_assert_int_eq(check("alice", NULL), AUTH_FAIL);
+	/* ':' in the name cannot reach into the hash field */
+	ck_assert_int_eq(check("alice:", "pw"), AUTH_FAIL);
+	ck_assert_int_eq(check("alice", "pw"), AUTH_OK);
+}
+END_TEST
+
+START_TEST(test_not_a_hash_never_matches)
+{
+	char text[2048], locked[512], des[64];
+	struct crypt_data *cd = calloc(1, sizeof(*cd));
+
+	ck_assert_ptr_nonnull(cd);
+	/* a working traditional DES hash of "secret" */
+	snprintf(des, sizeof(des), "%s", crypt_rn("secret", "ab", cd, sizeof(*cd)));
+	free(cd);
+	snprintf(locked, sizeof(locked), "!%s", hash("$6$", "secret"));
+	snprintf(text, sizeof(text),
+	         "plain:secret\n"
+	         "star:*\n"
+	         "bang:!\n"
+	         "empty:\n"
+	         "locked:%s\n"
+	         "setting:$6$\n"
+	         "des:%s\n"
+	         "thirteen:abcdefghijklm\n"
+	         "dollar:$\n"
+	         "garbage:$y$j9T$x$y\n",
+	         locked, des);
+	write_users(text);
+	ck_assert_int_eq(check("plain", "secret"), AUTH_FAIL);
+	ck_assert_int_eq(check("plain", ""), AUTH_FAIL);
+	ck_assert_int_eq(check("star", "*"), AUTH_FAIL);
+	ck_assert_int_eq(check("star", ""), AUTH_FAIL);
+	ck_assert_int_eq(check("bang", "!"), AUTH_FAIL);
+	ck_assert_int_eq(check("bang", ""), AUTH_FAIL);
+	ck_assert_int_eq(check("empty", ""), AUTH_FAIL);
+	ck_assert_int_eq(check("locked", "secret"), AUTH_FAIL);
+	ck_assert_int_eq(check("locked", locked), AUTH_FAIL);
+	ck_assert_int_eq(check("setting", ""), AUTH_FAIL);
+	ck_assert_int_eq(check("setting", "$6$"), AUTH_FAIL);
+	ck_assert_int_eq(check("des", "secret"), AUTH_FAIL);
+	ck_assert_int_eq(check("des", des), AUTH_FAIL);
+	ck_assert_int_eq(check("thirteen", "abcdefghijklm"), AUTH_FAIL);
+	ck_assert_int_eq(check("dollar", "$"), AUTH_FAIL);
+	ck_assert_int_eq(check("garbage", "$y$j9T$x$y"), AUTH_FAIL);
+	ck_assert_int_eq(check("garbage", ""), AUTH_FAIL);
+}
+END_TEST
+
+START_TEST(test_comments_and_blank_lines)
+{
+	char text[2048];
+	const char *h = hash("$6$", "pw");
+
+	snprintf(text, sizeof(text),
+	         "# users for the test\n"
+	         "\n"
+	         "   \n"
+	         "#alice:%s\n"
+	         "  # bob:%s\n"
+	         "no colon here\n"
+	         "carol:%s\r\n"       /* CRLF line */
+	         "\t dave:%s  \n"     /* leading and trailing blanks */
+	         "erin:%s",           /* no final newline */
+	         h, h, h, h, h);
+	write_users(text);
+	ck_assert_int_eq(check("alice", "pw"), AUTH_FAIL);
+	ck_assert_int_eq(check("#alice", "pw"), AUTH_FAIL);
+	ck_assert_int_eq(check("bob", "pw"), AUTH_FAIL);
+	ck_assert_int_eq(check("carol", "pw"), AUTH_OK);
+	ck_assert_int_eq(check("dave", "pw"), AUTH_OK);
+	ck_assert_int_eq(check("erin", "pw"), AUTH_OK);
+	ck_assert_int_eq(check("no colon here", "pw"), AUTH_FAIL);
+
+	write_users("");
+	ck_assert_int_eq(check("alice", "pw"), AUTH_FAIL);
+}
+END_TEST
+
+START_TEST(test_long_and_nul_lines_skipped)
+{
+	const char *h = hash("$6$", "pw");
+	size_t cap = 100000, n;
+	char *text = malloc(cap);
+
+	ck_assert_ptr_nonnull(text);
+	/* eve's entry padded with blanks past the line limit: a reader that
+	 * truncated the line would find a valid entry in the first part. */
+	n = (size_t)snprintf(text, cap, "eve:%s", h);
+	memset(text + n, ' ', 5000);
+	n += 5000;
+	/* a 50000-octet line of nonsense, then a valid line */
+	text[n++] = '\n';
+	memset(text + n, 'z', 50000);
+	n += 50000;
+	n += (size_t)snprintf(text + n, cap - n, "\nfrank:%s\n", h);
+	/* a line with a NUL in it: "gina\0x:HASH" must not become gina */
+	n += (size_t)snprintf(text + n, cap - n, "gina");
+	text[n++] = '\0';
+	n += (size_t)snprintf(text + n, cap - n, "x:%s\nhank:%s\n", h, h);
+	th_write_file(users, text, n);
+	free(text);
+
+	ck_assert_int_eq(check("eve", "pw"), AUTH_FAIL);
+	ck_assert_int_eq(check("frank", "pw"), AUTH_OK);
+	ck_assert_int_eq(check("gina", "pw"), AUTH_FAIL);
+	ck_assert_int_eq(check("hank", "pw"), AUTH_OK);
+}
+END_TEST
+
+START_TEST(test_prefix_names)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text), "alice:%s\n", hash("$6$", "pw"));
+	write_users(text);
+	ck_assert_int_eq(check("al", "pw"), AUTH_FAIL);
+	ck_assert_int_eq(check("alicea", "pw"), AUTH_FAIL);
+	ck_assert_int_eq(check("alice", "pw"), AUTH_OK);
+
+	snprintf(text, sizeof(text), "al:%s\nalice:%s\n",
+	         hash("$6$", "short"), hash("$6$", "long"));
+	write_users(text);
+	ck_assert_int_eq(check("al", "short"), AUTH_OK);
+	ck_assert_int_eq(check("al", "long"), AUTH_FAIL);
+	ck_assert_int_eq(check("alice", "long"), AUTH_OK);
+	ck_assert_int_eq(check("alice", "short"), AUTH_FAIL);
+}
+END_TEST
+
+START_TEST(test_first_entry_wins)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text), "alice:%s\nalice:%s\n",
+	         hash("$6$", "one"), hash("$6$", "two"));
+	write_users(text);
+	ck_assert_int_eq(check("alice", "one"), AUTH_OK);
+	ck_assert_int_eq(check("alice", "two"), AUTH_FAIL);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+	char err[512];
+	const char *pw = "Sup3rSecretPw";
+	enum auth_result r;
+
+	r = auth_check(users, "alice", pw, err, sizeof(err));
+	ck_assert_int_eq(r, AUTH_TEMPFAIL);
+	ck_assert_msg(strstr(err, users) != NULL, "no file name in \"%s\"", err);
+	ck_assert_msg(strstr(err, "cannot open") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, strerror(ENOENT)) != NULL, "%s", err);
+	ck_assert_msg(strstr(err, pw) == NULL, "password in \"%s\"", err);
+	ck_assert_ptr_null(strchr(err, '\n'));
+
+	/* a directory is not a users file */
+	r = auth_check(dir, "alice", pw, err, sizeof(err));
+	ck_assert_int_eq(r, AUTH_TEMPFAIL);
+	ck_assert_msg(strstr(err, dir) != NULL, "%s", err);
+	ck_assert_msg(strstr(err, pw) == NULL, "password in \"%s\"", err);
+
+	/* a tiny buffer is truncated, not overflowed */
+	memset(err, 'x', sizeof(err));
+	r = auth_check(users, "alice", pw, err, 8);
+	ck_assert_int_eq(r, AUTH_TEMPFAIL);
+	ck_assert_uint_eq(strlen(err), 7);
+	ck_assert_int_eq(err[8], 'x');
+}
+END_TEST
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Fastest of a few runs, to filter out scheduling noise. */
+static double
+min_time(const char *user, const char *pw, enum auth_result expect)
+{
+	double best = 1e9;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		double t0 = now_s(), t;
+
+		ck_assert_int_eq(check(user, pw), expect);
+		t = now_s() - t0;
+		if (t < best)
+			best = t;
+	}
+	return best;
+}
+
+/* Not a timing-attack benchmark: it only shows that a miss really runs
+ * crypt against a hash of the same cost instead of returning at once. */
+START_TEST(test_unknown_user_costs_a_hash)
+{
+	char text[2048];
+	double wrong, unknown, locked;
+
+	/* bcrypt cost 10: tens of milliseconds, far above file reading */
+	snprintf(text, sizeof(text), "alice:%s\nlocked:!\nbob:%s\n",
+	         hash_count("$2b$", 10, "pw"), hash_count("$2b$", 10, "pw2"));
+	write_users(text);
+	wrong = min_time("alice", "wrong", AUTH_FAIL);
+	unknown = min_time("nobody", "wrong", AUTH_FAIL);
+	locked = min_time("locked", "wrong", AUTH_FAIL);
+	ck_assert_msg(unknown > 0.5 * wrong, "unknown %.4fs vs wrong %.4fs", unknown, wrong);
+	ck_assert_msg(locked > 0.5 * wrong, "locked %.4fs vs wrong %.4fs", locked, wrong);
+
+	/* no usable hash at all: the built-in yescrypt hash is used */
+	snprintf(text, sizeof(text), "alice:%s\n", hash("$y$", "pw"));
+	write_users(text);
+	wrong = min_time("alice", "wrong", AUTH_FAIL);
+	write_users("alice:*\nbob:plain\n");
+	unknown = min_time("nobody", "wrong", AUTH_FAIL);
+	ck_assert_msg(unknown > 0.5 * wrong, "builtin %.4fs vs yescrypt %.4fs", unknown, wrong);
+}
+END_TEST
+
+static Suite *
+auth_suite(void)
+{
+	Suite *s = suite_create("auth");
+	TCase *tc = tcase_create("Core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	/* real password hashing; generous for slow or sanitized builds */
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_yescrypt);
+	tcase_add_test(tc, test_sha512);
+	tcase_add_test(tc, test_bcrypt);
+	tcase_add_test(tc, test_unknown_and_empty_user);
+	tcase_add_test(tc, test_not_a_hash_never_matches);
+	tcase_add_test(tc, test_comments_and_blank_lines);
+	tcase_add_test(tc, test_long_and_nul_lines_skipped);
+	tcase_add_test(tc, test_prefix_names);
+	tcase_add_test(tc, test_first_entry_wins);
+	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_unknown_user_costs_a_hash);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+TH_MAIN(auth_suite)

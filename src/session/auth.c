@@ -1,1 +1,245 @@
-/* stub: to be written */
+/* Password verification against the users file with libxcrypt. */
+#include <crypt.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "auth.h"
+
+/* Longest users file line, including the terminating NUL: a yescrypt hash
+ * is about 75 octets and a user name at most 64, so real lines are far
+ * shorter; anything longer is skipped as invalid. */
+#define AUTH_LINE_MAX 1024
+
+/* Verified when the user is unknown and the file holds no usable hash, so
+ * that a miss still costs one yescrypt computation at the default cost.
+ * Its password was random and has been thrown away. */
+static const char builtin_hash[] =
+    "$y$j9T$/XpJWSCvpNAwl/OQ/ZjFG/$8.kDyA/Iu.P8Tp.mgmrpBnlkPih/LwznHGlnX.uLq2C";
+
+enum line_status {
+	LINE_EOF,
+	LINE_OK,
+	LINE_SKIP,      /* over-long or holding a NUL: consumed, ignored */
+};
+
+/* Reads one line (without its LF) into buf, never more than cap - 1
+ * octets; the rest of a longer line is read and dropped. */
+static enum line_status
+read_line(FILE *fp, char *buf, size_t cap, size_t *ret_len)
+{
+	size_t n = 0;
+	bool bad = false;
+	int c;
+
+	while ((c = getc_unlocked(fp)) != EOF && c != '\n') {
+		if (c == '\0')
+			bad = true;
+		if (n + 1 < cap)
+			buf[n++] = (char)c;
+		else
+			bad = true;
+	}
+	buf[n] = '\0';
+	*ret_len = n;
+	if (c == EOF && n == 0 && !bad)
+		return LINE_EOF;
+	return bad ? LINE_SKIP : LINE_OK;
+}
+
+/*
+ * Only modular crypt format hashes ("$id$...") that libxcrypt recognises
+ * are verified. Anything else -- plaintext, "*", "!" or "!$6$..." (locked),
+ * empty -- never matches. Traditional DES hashes are refused as well: they
+ * truncate passwords to 8 octets, and a 13-character plaintext entry would
+ * otherwise be taken for one.
+ */
+static bool
+is_crypt_hash(const char *h)
+{
+	int r;
+
+	if (h[0] != '$')
+		return false;
+	r = crypt_checksalt(h);
+	return r != CRYPT_SALT_INVALID && r != CRYPT_SALT_METHOD_DISABLED;
+}
+
+/* Splits "user:hash" in place. Returns false for blank lines, comments and
+ * lines without ':'. Leading blanks and trailing blanks/CR are ignored so
+ * that a file edited on another system still works. */
+static bool
+parse_line(char *line, size_t len, const char **user, size_t *ulen, const char **hash)
+{
+	char *colon;
+
+	while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t' ||
+	                   line[len - 1] == '\r'))
+		line[--len] = '\0';
+	while (*line == ' ' || *line == '\t')
+		line++;
+	if (*line == '\0' || *line == '#')
+		return false;
+	colon = strchr(line, ':');
+	if (colon == NULL)
+		return false;
+	*colon = '\0';
+	*user = line;
+	*ulen = (size_t)(colon - line);
+	*hash = colon + 1;
+	return true;
+}
+
+/* Compares two NUL-terminated strings in time that depends only on their
+ * lengths (which are public: they follow from the hash method). */
+static bool
+ct_streq(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), n = la < lb ? la : lb, i;
+	volatile unsigned char d = (la != lb);
+
+	for (i = 0; i < n; i++)
+		d |= (unsigned char)a[i] ^ (unsigned char)b[i];
+	return d == 0;
+}
+
+/* Returns 1 if password hashes to hash, 0 if not, -1 if crypt_rn refused
+ * the hash (NULL, or a failure token "*0"/"*1" from older libraries). */
+static int
+verify(const char *password, const char *hash, struct crypt_data *data)
+{
+	const char *out;
+
+	out = crypt_rn(password, hash, data, (int)sizeof(*data));
+	if (out == NULL || out[0] == '*')
+		return -1;
+	return ct_streq(out, hash) ? 1 : 0;
+}
+
+/* Spends the time a real verification would: against decoy (another
+ * user's hash, same method and cost), or the built-in hash if decoy is
+ * empty or unusable. The result is ignored. */
+static void
+burn(const char *password, const char *decoy, struct crypt_data *data)
+{
+	const char *out = NULL;
+
+	if (decoy[0] != '\0')
+		out = crypt_rn(password, decoy, data, (int)sizeof(*data));
+	if (out == NULL || out[0] == '*')
+		(void)crypt_rn(password, builtin_hash, data, (int)sizeof(*data));
+}
+
+static void
+set_err(char *err, size_t errlen, const char *file, const char *what, int errnum)
+{
+	if (errlen == 0)
+		return;
+	if (errnum != 0)
+		snprintf(err, errlen, "%s: %s: %s", file, what, strerror(errnum));
+	else
+		snprintf(err, errlen, "%s: %s", file, what);
+}
+
+enum auth_result
+auth_check(const char *users_file, const char *user, const char *password,
+           char *err, size_t errlen)
+{
+	char line[AUTH_LINE_MAX];
+	char user_hash[AUTH_LINE_MAX] = "";
+	char decoy[AUTH_LINE_MAX] = "";
+	bool found = false, ok = false;
+	size_t want = user != NULL ? strlen(user) : 0;
+	struct crypt_data *data;
+	enum line_status st;
+	struct stat sb;
+	size_t len;
+	FILE *fp;
+	int fd;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	if (password == NULL)
+		password = "";
+
+	/* O_NONBLOCK so that a FIFO put in place of the file cannot hang the
+	 * session in open(); it has no effect on reading a regular file. */
+	fd = open(users_file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		set_err(err, errlen, users_file, "cannot open", errno);
+		return AUTH_TEMPFAIL;
+	}
+	if (fstat(fd, &sb) < 0) {
+		set_err(err, errlen, users_file, "cannot stat", errno);
+		close(fd);
+		return AUTH_TEMPFAIL;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		set_err(err, errlen, users_file, "not a regular file", 0);
+		close(fd);
+		return AUTH_TEMPFAIL;
+	}
+	fp = fdopen(fd, "r");
+	if (fp == NULL) {
+		set_err(err, errlen, users_file, "cannot open", errno);
+		close(fd);
+		return AUTH_TEMPFAIL;
+	}
+
+	/* The whole file is read whether or not the user is found early, so
+	 * the scan costs the same for every name. */
+	while ((st = read_line(fp, line, sizeof(line), &len)) != LINE_EOF) {
+		const char *u, *h;
+		size_t ulen;
+
+		if (st == LINE_SKIP || !parse_line(line, len, &u, &ulen, &h))
+			continue;
+		if (!found && user != NULL && want > 0 && ulen == want &&
+		    memcmp(u, user, want) == 0) {
+			found = true;
+			/* fits: both come from a line of at most AUTH_LINE_MAX - 1 */
+			strcpy(user_hash, h);
+		}
+		if (decoy[0] == '\0' && is_crypt_hash(h))
+			strcpy(decoy, h);
+	}
+	explicit_bzero(line, sizeof(line));
+	if (ferror(fp)) {
+		set_err(err, errlen, users_file, "read error", errno != 0 ? errno : EIO);
+		fclose(fp);
+		explicit_bzero(user_hash, sizeof(user_hash));
+		explicit_bzero(decoy, sizeof(decoy));
+		return AUTH_TEMPFAIL;
+	}
+	fclose(fp);
+
+	/* struct crypt_data is 32 KiB: too large for a session's stack. */
+	data = calloc(1, sizeof(*data));
+	if (data == NULL) {
+		set_err(err, errlen, users_file, "cannot check password", ENOMEM);
+		explicit_bzero(user_hash, sizeof(user_hash));
+		explicit_bzero(decoy, sizeof(decoy));
+		return AUTH_TEMPFAIL;
+	}
+	if (found && is_crypt_hash(user_hash)) {
+		int r = verify(password, user_hash, data);
+
+		/* a hash that looked valid but that crypt_rn refused took no
+		 * time: spend the usual time before answering */
+		if (r < 0)
+			burn(password, decoy, data);
+		ok = (r == 1);
+	} else {
+		/* Unknown user, or a locked/invalid entry: same cost. */
+		burn(password, decoy, data);
+	}
+	explicit_bzero(data, sizeof(*data));
+	free(data);
+	explicit_bzero(user_hash, sizeof(user_hash));
+	explicit_bzero(decoy, sizeof(decoy));
+	return ok ? AUTH_OK : AUTH_FAIL;
+}

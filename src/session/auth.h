@@ -2,7 +2,10 @@
  * '#' comments, blank lines ignored). The file is read at every login so
  * changes apply to the next login. Hashes are verified by libcrypt's
  * crypt_rn (yescrypt, SHA-512-crypt, bcrypt, ...); a line holding anything
- * that is not a crypt(3) hash never matches. An unknown user costs the same
+ * that is not a "$id$" crypt(3) hash never matches (plaintext, "*", "!...",
+ * empty; traditional DES hashes too, as they truncate passwords to 8
+ * octets). Lines over 1023 octets or holding a NUL are skipped; the first
+ * line for a user counts. An unknown user costs the same
  * as a wrong password: the password is checked against another user's hash
  * (same method and cost), or a built-in yescrypt hash if there is none. */
 #ifndef POP3S_AUTH_H

@@ -12,7 +12,10 @@ struct logclient;
  * the peer closes, an error, the idle timeout (no complete command within
  * cfg->timeout seconds: the session ends with no reply and no UPDATE) or
  * SIGTERM/SIGINT (no UPDATE). Sends the DISCONNECT record with the reason.
- * Returns 0 for an orderly end, -errno otherwise. */
+ * DISCONNECT reasons: "quit", "closed-by-server" (e.g. too many failed
+ * logins), "eof", "tls-error", "timeout", "terminated", or a local error.
+ * Returns 0 when the session ended normally or because of the client
+ * (all of the above), -errno for a local failure (memory, poll). */
 int session_loop_run(const struct pop3s_config *cfg, struct tls_server *tls, int fd,
                      struct logclient *log);
 

@@ -1,1 +1,464 @@
-/* stub: to be written */
+/* The server side of implicit TLS (RFC 8314) with GnuTLS: credentials and
+ * priorities from the configuration, the handshake with ALPN "pop3"
+ * (RFC 9325 section 3.8), and record I/O for the session loop. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include "tls.h"
+
+#define ALPN_POP3 "pop3"
+
+struct tls_server {
+	gnutls_certificate_credentials_t cred;
+	gnutls_priority_t prio;
+	gnutls_session_t session;   /* NULL until tls_handshake succeeds */
+};
+
+/* "FILE:LINE: KEY" for a key set in the file, or "FILE: KEY (default)"
+ * (config_where's wording) for one left at its default. */
+static const char *
+key_where(const struct pop3s_config *cfg, enum config_key k, char *buf, size_t len)
+{
+	size_t n;
+
+	config_where(cfg, k, buf, len);
+	n = strlen(buf);
+	if (cfg->line[k] != 0) {
+		snprintf(buf + n, len - n, "%s", config_key_name(k));
+	} else if (n >= 2 && strcmp(buf + n - 2, ": ") == 0) {
+		buf[n - 2] = '\0';
+	}
+	return buf;
+}
+
+/* Checks that path names a readable regular file, so that the message can
+ * say why ("No such file or directory", "Permission denied") instead of
+ * GnuTLS's generic "Error while reading file". Returns 0 or -errno. */
+static int
+check_readable(const char *path)
+{
+	struct stat sb;
+	int fd, r = 0;
+
+	/* O_NONBLOCK: a FIFO in place of the file must not hang us */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb) < 0)
+		r = -errno;
+	else if (S_ISDIR(sb.st_mode))
+		r = -EISDIR;
+	else if (!S_ISREG(sb.st_mode))
+		r = -EINVAL;
+	close(fd);
+	return r;
+}
+
+/* Frees a datum from gnutls_load_file, wiping it first (it may hold the
+ * private key). */
+static void
+datum_wipe_free(gnutls_datum_t *d)
+{
+	if (d->data != NULL) {
+		explicit_bzero(d->data, d->size);
+		gnutls_free(d->data);
+	}
+	d->data = NULL;
+	d->size = 0;
+}
+
+/* gnutls_certificate_set_x509_key_file2 failed for a reason other than a
+ * mismatch: find out which file is at fault by parsing each on its own. */
+static void
+diagnose_files(const struct pop3s_config *cfg, int gnutls_err, char *err, size_t errlen)
+{
+	char where[PATH_MAX + 32];
+	gnutls_datum_t data = { NULL, 0 };
+	gnutls_x509_crt_t *crts = NULL;
+	gnutls_x509_privkey_t key = NULL;
+	unsigned n = 0, i;
+	int r;
+
+	r = gnutls_load_file(cfg->cert, &data);
+	if (r >= 0)
+		r = gnutls_x509_crt_list_import2(&crts, &n, &data, GNUTLS_X509_FMT_PEM, 0);
+	datum_wipe_free(&data);
+	if (r < 0) {
+		snprintf(err, errlen, "%s %s: not a PEM certificate: %s",
+		         key_where(cfg, CONF_CERT, where, sizeof(where)),
+		         cfg->cert, gnutls_strerror(r));
+		return;
+	}
+	for (i = 0; i < n; i++)
+		gnutls_x509_crt_deinit(crts[i]);
+	gnutls_free(crts);
+
+	r = gnutls_load_file(cfg->key, &data);
+	if (r >= 0)
+		r = gnutls_x509_privkey_init(&key);
+	if (r >= 0)
+		r = gnutls_x509_privkey_import2(key, &data, GNUTLS_X509_FMT_PEM, NULL, 0);
+	datum_wipe_free(&data);
+	if (key != NULL)
+		gnutls_x509_privkey_deinit(key);
+	if (r < 0) {
+		snprintf(err, errlen, "%s %s: not a PEM private key: %s",
+		         key_where(cfg, CONF_KEY, where, sizeof(where)),
+		         cfg->key, gnutls_strerror(r));
+		return;
+	}
+	snprintf(err, errlen, "%s %s with KEY %s: %s",
+	         key_where(cfg, CONF_CERT, where, sizeof(where)),
+	         cfg->cert, cfg->key, gnutls_strerror(gnutls_err));
+}
+
+static int
+load_credentials(struct tls_server *t, const struct pop3s_config *cfg, char *err, size_t errlen)
+{
+	char where[PATH_MAX + 32];
+	int r;
+
+	r = check_readable(cfg->cert);
+	if (r < 0) {
+		snprintf(err, errlen, "%s %s: cannot read: %s",
+		         key_where(cfg, CONF_CERT, where, sizeof(where)),
+		         cfg->cert, r == -EINVAL ? "not a regular file" : strerror(-r));
+		return r;
+	}
+	r = check_readable(cfg->key);
+	if (r < 0) {
+		snprintf(err, errlen, "%s %s: cannot read: %s",
+		         key_where(cfg, CONF_KEY, where, sizeof(where)),
+		         cfg->key, r == -EINVAL ? "not a regular file" : strerror(-r));
+		return r;
+	}
+
+	r = gnutls_certificate_allocate_credentials(&t->cred);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot allocate TLS credentials: %s", gnutls_strerror(r));
+		t->cred = NULL;
+		return -ENOMEM;
+	}
+	/* Only the server's own chain and key: no trust store (client
+	 * certificates are not requested) and no DH parameters (the
+	 * priority string allows ECDHE key exchange only). */
+	r = gnutls_certificate_set_x509_key_file2(t->cred, cfg->cert, cfg->key,
+	                                          GNUTLS_X509_FMT_PEM, NULL, 0);
+	if (r == GNUTLS_E_CERTIFICATE_KEY_MISMATCH) {
+		snprintf(err, errlen, "%s %s does not match CERT %s",
+		         key_where(cfg, CONF_KEY, where, sizeof(where)),
+		         cfg->key, cfg->cert);
+		return -EINVAL;
+	}
+	if (r < 0) {
+		diagnose_files(cfg, r, err, errlen);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+load_priority(struct tls_server *t, const struct pop3s_config *cfg, char *err, size_t errlen)
+{
+	char where[PATH_MAX + 32];
+	const char *pos = NULL;
+	int r;
+
+	key_where(cfg, CONF_PRIORITY, where, sizeof(where));
+	if (cfg->priority[0] == '\0') {
+		snprintf(err, errlen, "%s is empty", where);
+		return -EINVAL;
+	}
+	r = gnutls_priority_init2(&t->prio, cfg->priority, &pos, 0);
+	if (r == 0)
+		return 0;
+	t->prio = NULL;
+	if (r == GNUTLS_E_INVALID_REQUEST && pos != NULL &&
+	    pos >= cfg->priority && pos < cfg->priority + strlen(cfg->priority)) {
+		/* Show the offending element: from pos up to the next ':'. */
+		size_t off = (size_t)(pos - cfg->priority);
+		size_t elen = strcspn(pos, ":");
+
+		snprintf(err, errlen, "%s: syntax error at character %zu: \"%.*s\"",
+		         where, off + 1, (int)(elen > 64 ? 64 : elen), pos);
+	} else if (r == GNUTLS_E_NO_PRIORITIES_WERE_SET) {
+		snprintf(err, errlen, "%s enables no usable protocol version, "
+		         "key exchange or cipher", where);
+	} else {
+		snprintf(err, errlen, "%s: %s", where, gnutls_strerror(r));
+	}
+	return r == GNUTLS_E_MEMORY_ERROR ? -ENOMEM : -EINVAL;
+}
+
+int
+tls_server_new(const struct pop3s_config *cfg, struct tls_server **ret,
+               char *err, size_t errlen)
+{
+	struct tls_server *t;
+	int r;
+
+	*ret = NULL;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		snprintf(err, errlen, "cannot allocate TLS state: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	r = load_credentials(t, cfg, err, errlen);
+	if (r == 0)
+		r = load_priority(t, cfg, err, errlen);
+	if (r < 0) {
+		tls_server_free(t);
+		return r;
+	}
+	*ret = t;
+	return 0;
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Errors after which sending an alert is pointless or could block: the
+ * peer is gone, silent, or already told us why it is leaving. */
+static int
+is_transport_error(int r)
+{
+	return r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED ||
+	       r == GNUTLS_E_TIMEDOUT || r == GNUTLS_E_PULL_ERROR ||
+	       r == GNUTLS_E_PUSH_ERROR || r == GNUTLS_E_PREMATURE_TERMINATION ||
+	       r == GNUTLS_E_FATAL_ALERT_RECEIVED;
+}
+
+int
+tls_handshake(struct tls_server *t, int fd, unsigned timeout_ms, char *err, size_t errlen)
+{
+	static const gnutls_datum_t alpn = {
+		(unsigned char *)ALPN_POP3, sizeof(ALPN_POP3) - 1
+	};
+	gnutls_session_t s;
+	struct timeval tv;
+	uint64_t deadline;
+	int r;
+
+	if (t->session != NULL) {
+		snprintf(err, errlen, "TLS handshake already done");
+		return -1;
+	}
+	/* Bounds every blocking recv() and send() on the socket: gnutls's own
+	 * handshake timeout covers reads, but not a peer that stops reading
+	 * while we send our flight. The session loop sets its own values. */
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
+		snprintf(err, errlen, "setsockopt: %s", strerror(errno));
+		return -1;
+	}
+
+	/* GNUTLS_NO_TICKETS: every session is its own process with its own
+	 * ticket key, so a ticket could never be redeemed. */
+	r = gnutls_init(&s, GNUTLS_SERVER | GNUTLS_NO_SIGNAL | GNUTLS_NO_TICKETS);
+	if (r < 0) {
+		snprintf(err, errlen, "gnutls_init: %s", gnutls_strerror(r));
+		return -1;
+	}
+	r = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, t->cred);
+	if (r >= 0)
+		r = gnutls_priority_set(s, t->prio);
+	/*
+	 * RFC 9325 section 3.8: refuse a client that offers ALPN without
+	 * "pop3" (it is speaking another protocol: cross-protocol attacks),
+	 * but accept one that offers no ALPN at all, as most POP3 clients
+	 * do. With GnuTLS 3.7.9, GNUTLS_ALPN_MANDATORY does exactly that:
+	 * the check runs only when the client sends the extension, and the
+	 * handshake then fails with GNUTLS_E_NO_APPLICATION_PROTOCOL before
+	 * the server's Finished, so no application data can flow.
+	 * tests/integration/test_tls.py checks both cases, in case a later
+	 * GnuTLS changes this.
+	 */
+	if (r >= 0)
+		r = gnutls_alpn_set_protocols(s, &alpn, 1, GNUTLS_ALPN_MANDATORY);
+	if (r < 0) {
+		snprintf(err, errlen, "TLS session setup: %s", gnutls_strerror(r));
+		gnutls_deinit(s);
+		return -1;
+	}
+	gnutls_transport_set_int(s, fd);
+	gnutls_handshake_set_timeout(s, timeout_ms);
+
+	deadline = now_ms() + timeout_ms;
+	do {
+		r = gnutls_handshake(s);
+	} while (r < 0 && !gnutls_error_is_fatal(r) && now_ms() < deadline);
+
+	if (r < 0) {
+		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED || r == GNUTLS_E_TIMEDOUT) {
+			snprintf(err, errlen, "timed out after %u ms", timeout_ms);
+		} else if (r == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+			const char *a = gnutls_alert_get_name(gnutls_alert_get(s));
+
+			snprintf(err, errlen, "%s (%s)", gnutls_strerror(r), a ? a : "unknown alert");
+		} else {
+			snprintf(err, errlen, "%s", gnutls_strerror(r));
+		}
+		/* Tell the client why (protocol_version, handshake_failure,
+		 * no_application_protocol, ...); bounded by SO_SNDTIMEO. */
+		if (!is_transport_error(r))
+			(void)gnutls_alert_send_appropriate(s, r);
+		gnutls_deinit(s);
+		return -1;
+	}
+	t->session = s;
+	return 0;
+}
+
+int
+tls_pending(struct tls_server *t)
+{
+	return t->session != NULL && gnutls_record_check_pending(t->session) > 0;
+}
+
+ssize_t
+tls_read(struct tls_server *t, void *buf, size_t len)
+{
+	ssize_t r;
+
+	if (t->session == NULL)
+		return -EINVAL;
+	errno = 0;
+	r = gnutls_record_recv(t->session, buf, len);
+	if (r >= 0)
+		return r;
+	switch (r) {
+	case GNUTLS_E_PREMATURE_TERMINATION:
+		/* closed without close_notify: POP3 has its own end marker
+		 * (QUIT), so this is just the peer going away */
+		return 0;
+	case GNUTLS_E_AGAIN:
+	case GNUTLS_E_INTERRUPTED:
+		return -EAGAIN;
+	case GNUTLS_E_REHANDSHAKE:
+		/* TLS 1.2 client-initiated renegotiation: decline and carry
+		 * on; the client may continue or give up. */
+		(void)gnutls_alert_send(t->session, GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION);
+		return -EAGAIN;
+	case GNUTLS_E_PULL_ERROR:
+		return errno == ECONNRESET ? -ECONNRESET : -EIO;
+	default:
+		/* warning alerts other than close_notify are not fatal */
+		return gnutls_error_is_fatal((int)r) ? -EIO : -EAGAIN;
+	}
+}
+
+int
+tls_write_all(void *tls_server, const void *buf, size_t len)
+{
+	struct tls_server *t = tls_server;
+	const char *p = buf;
+
+	if (t->session == NULL)
+		return -EINVAL;
+	while (len > 0) {
+		ssize_t r;
+
+		errno = 0;
+		r = gnutls_record_send(t->session, p, len);
+		if (r > 0) {
+			p += r;
+			len -= (size_t)r;
+			continue;
+		}
+		switch (r) {
+		case GNUTLS_E_INTERRUPTED:
+			/* A caught signal means "stop" (SIGTERM, SIGINT): give
+			 * up rather than finish a long write. The record is
+			 * half sent, so the session must end. */
+			return -EINTR;
+		case GNUTLS_E_AGAIN:
+			/* blocking socket: SO_SNDTIMEO expired, the peer has
+			 * stopped reading */
+			return -ETIMEDOUT;
+		case GNUTLS_E_PUSH_ERROR:
+			return (errno == EPIPE || errno == ECONNRESET) ? -errno : -EIO;
+		default:
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+void
+tls_bye(struct tls_server *t)
+{
+	int i, r;
+
+	if (t->session == NULL)
+		return;
+	/* SHUT_WR: send close_notify without waiting for the peer's; a few
+	 * retries if a signal interrupts, none if the send timed out. */
+	for (i = 0; i < 3; i++) {
+		r = gnutls_bye(t->session, GNUTLS_SHUT_WR);
+		if (r != GNUTLS_E_INTERRUPTED)
+			break;
+	}
+}
+
+const char *
+tls_describe(struct tls_server *t, char *buf, size_t len)
+{
+	const char *proto, *suite, *group = NULL;
+	gnutls_datum_t sel;
+	int have_alpn;
+	gnutls_session_t s = t->session;
+
+	if (len == 0)
+		return buf;
+	if (s == NULL) {
+		snprintf(buf, len, "no TLS session");
+		return buf;
+	}
+	proto = gnutls_protocol_get_name(gnutls_protocol_get_version(s));
+#if GNUTLS_VERSION_NUMBER >= 0x030703
+	suite = gnutls_ciphersuite_get(s);
+#else
+	suite = gnutls_cipher_get_name(gnutls_cipher_get(s));
+#endif
+	if (gnutls_group_get(s) != 0)
+		group = gnutls_group_get_name(gnutls_group_get(s));
+	have_alpn = gnutls_alpn_get_selected_protocol(s, &sel) == 0;
+	snprintf(buf, len, "%s %s%s%s%s%.*s",
+	         proto ? proto : "unknown", suite ? suite : "unknown",
+	         group ? " " : "", group ? group : "",
+	         have_alpn ? " alpn=" : "", have_alpn ? (int)sel.size : 0,
+	         have_alpn ? (const char *)sel.data : "");
+	return buf;
+}
+
+void
+tls_server_free(struct tls_server *t)
+{
+	if (t == NULL)
+		return;
+	if (t->session != NULL)
+		gnutls_deinit(t->session);
+	if (t->prio != NULL)
+		gnutls_priority_deinit(t->prio);
+	if (t->cred != NULL)
+		gnutls_certificate_free_credentials(t->cred);
+	free(t);
+}
