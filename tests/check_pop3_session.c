@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "linebuf.h"
 #include "pop3_session.h"
@@ -36,10 +37,10 @@ add_user(FILE *f, const char *name, const char *pw)
 static void
 msg(const char *user, const char *name, const char *text, time_t mtime)
 {
-	char path[4096];
+	char path[8300];
 	struct timespec ts[2] = { { mtime, 0 }, { mtime, 0 } };
 
-	snprintf(path, sizeof(path), "%s/%s/%s", home, user, name);
+	ck_assert_int_lt(snprintf(path, sizeof(path), "%s/%s/%s", home, user, name), (int)sizeof(path));
 	th_write_file(path, text, strlen(text));
 	ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, 0), 0);
 }
@@ -179,7 +180,7 @@ START_TEST(test_stat_list_sizes)
 	/* m1: 7 lines, LF -> CRLF adds 7; m2 already CRLF; m3 gets a final
 	 * CRLF; the empty message is one empty line. */
 	ck_assert_str_eq(SAY(&c, "STAT\r\n"), "+OK 4 147\r\n");
-	ck_assert_uint_eq(sizeof(m1) - 1 + 7 + sizeof(m2) - 1 + sizeof(m3) - 1 + 2 + 2, 147);
+	ck_assert_uint_eq(sizeof(m1) - 1 + 7 + sizeof(m2) - 1 + sizeof(m3) - 1 + 2 + 2 + 2, 147);
 	ck_assert_str_eq(SAY(&c, "LIST\r\n"),
 	                 "+OK 4 messages (147 octets)\r\n1 66\r\n2 43\r\n3 36\r\n4 2\r\n.\r\n");
 	ck_assert_str_eq(SAY(&c, "LIST 3\r\n"), "+OK 3 36\r\n");
@@ -338,6 +339,9 @@ START_TEST(test_auth_plain)
 	ck_assert_str_eq(SAY(&c, "!!notbase64\r\n"), "-ERR [AUTH] Authentication failed\r\n");
 	/* wrong password through AUTH: base64("\0alice\0wrong") */
 	ck_assert_str_eq(SAY(&c, "AUTH PLAIN AGFsaWNlAHdyb25n\r\n"),
+	                 "-ERR [AUTH] Authentication failed\r\n");
+	/* a cancel is no failure, the third failure closes */
+	ck_assert_str_eq(SAY(&c, "AUTH PLAIN =\r\n"),
 	                 "-ERR [AUTH] Authentication failed, closing connection\r\n");
 	ck_assert(c.closed);
 	conn_close(&c);
