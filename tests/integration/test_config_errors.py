@@ -63,7 +63,9 @@ for text, progs, pat in rows:
         name = os.path.basename(prog)
         R.check(rc != 0, f"{name} refuses {text.strip()!r}", f"exit {rc}")
         lines = err.splitlines()
-        R.check(len(lines) == 1 and lines[0].startswith(path + ":") and re.search(pat, lines[0]),
+        # "PROGRAM: FILE:LINE: problem", the program name being optional
+        R.check(len(lines) == 1 and re.match(r"^(pop3s-\w+: )?" + re.escape(path) + ":", lines[0])
+                and re.search(pat, lines[0]),
                 f"{name}: one line naming file, line and problem for {text.strip()!r}", err)
 
 rc, err, _ = run(SESSION, os.path.join(d, "absent.conf"))
