@@ -1,6 +1,9 @@
 /* Journal output with structured fields: POP3_TYPE, POP3_CLIENT_IP,
  * POP3_USER, POP3_COMMAND, POP3_STATUS, POP3_SESSION, POP3_PID,
- * POP3_BYTES, POP3_DETAIL, plus a readable MESSAGE. */
+ * POP3_BYTES, POP3_DETAIL, POP3_TIME_US, plus a readable MESSAGE,
+ * PRIORITY=6 and SYSLOG_IDENTIFIER=pop3s-logger. The fields themselves are
+ * built by logrec_journal_fields() (logrec.h), which the sessions' journal
+ * fallback shares. */
 #ifndef POP3S_LOGD_JOURNAL_H
 #define POP3S_LOGD_JOURNAL_H
 
@@ -8,8 +11,9 @@
 #include <sys/uio.h>
 #include "logrec.h"
 
-#define LOGD_JOURNAL_FIELDS 14
-#define LOGD_JOURNAL_FIELD_MAX 256
+#define LOGD_JOURNAL_FIELDS LOGREC_JOURNAL_FIELDS
+#define LOGD_JOURNAL_FIELD_MAX LOGREC_JOURNAL_FIELD_MAX
+#define LOGD_JOURNAL_IDENTIFIER "pop3s-logger"
 
 struct logd_journal_entry {
 	struct iovec iov[LOGD_JOURNAL_FIELDS];

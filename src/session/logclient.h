@@ -2,7 +2,13 @@
  * pop3s-logger without ever letting a slow or absent logger stall a session.
  * Policy: a record waits at most QUEUE_TIMEOUT_MS for room in the queue; if
  * the queue is missing or stays full, the record goes to the journal
- * directly (same POP3_* fields, POP3_LOG_FALLBACK=1) and is counted. */
+ * directly (same POP3_* fields, POP3_LOG_FALLBACK=1) and is counted.
+ * After one timeout, later records do not wait for room until a send
+ * succeeds again, so a stuck logger costs a session one timeout, not one
+ * per command. A queue that is missing when the session starts is looked
+ * for again at every record. The queue descriptor is kept for the whole
+ * session: if an administrator removes and recreates the queue meanwhile,
+ * that session's records go to the removed queue. */
 #ifndef POP3S_LOGCLIENT_H
 #define POP3S_LOGCLIENT_H
 
