@@ -34,13 +34,21 @@ struct mailbox {
 };
 
 /* Opens HOME/USER (user must already satisfy username_valid()), creating it
- * with mode 0700 if it does not exist. Returns 0 or -errno. */
+ * with mode 0700 if it does not exist. Returns 0 or -errno: -ENOENT if
+ * HOME is missing, -EINVAL if user is not a single path component, -ELOOP
+ * or -ENOTDIR if HOME/USER is a symlink or not a directory. */
 int mailbox_open(const char *home, const char *user, struct mailbox **ret);
 
-/* Lists the messages and their sizes (see above). Returns 0 or -errno. */
+/* Lists the messages and their sizes (see above), replacing any earlier
+ * list. Only regular files count (symlinks, FIFOs, directories and dot
+ * files are skipped); a message that cannot be opened stays listed with
+ * readable false and its file size. Failing to write the cache is not an
+ * error. Returns 0 or -errno. */
 int mailbox_scan(struct mailbox *mb);
 
-/* Opens message idx (0-based) for reading. Returns 0 or -errno. */
+/* Opens message idx (0-based) for reading (a regular file, not through a
+ * symlink). Returns 0 or -errno: -EINVAL for a bad idx, -EACCES for a
+ * message that was unreadable at scan time, -ENOENT if it is gone. */
 int mailbox_msg_open(struct mailbox *mb, size_t idx, int *ret_fd);
 
 /* Removes every message marked deleted. A message already gone counts as

@@ -29,12 +29,14 @@ struct msgstream {
 void msgstream_init(struct msgstream *m, bool dotstuff, long body_lines);
 
 /* Converts inlen octets of input, appending to out (outcap must be at least
- * 2 * inlen). Returns the number of octets written to out. */
+ * 2 * inlen; a smaller buffer is a caller bug and aborts). Returns the
+ * number of octets written to out. */
 size_t msgstream_feed(struct msgstream *m, const char *in, size_t inlen, char *out, size_t outcap);
 
 /* Ends the message: writes the CRLF a last line without a newline needs
  * (and a single CRLF for an empty message) to out (outcap >= 2); returns
- * the number of octets written. */
+ * the number of octets written. A trailing bare CR stays: "a\r" ends as
+ * "a\r\r\n". */
 size_t msgstream_finish(struct msgstream *m, char *out, size_t outcap);
 
 /* Reads fd from its current offset to EOF and stores the size RETR would
@@ -48,7 +50,9 @@ int msgstream_size_fd(int fd, uint64_t *ret_size);
  * cannot be read at all returns -errno with nothing sent and the caller can
  * answer -ERR. Returns 0; -errno with *ret_started false if nothing was
  * sent; or -errno with *ret_started true if the file failed mid-way (the
- * connection must then be closed: a half message cannot be taken back). */
+ * connection must then be closed: a half message cannot be taken back).
+ * The end of the reply may still be buffered in t: the caller flushes it
+ * with its other replies. ret_started may be NULL. */
 int msgstream_send_fd(int fd, long body_lines, const char *header,
                       struct transport *t, bool *ret_started);
 
