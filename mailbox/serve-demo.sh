@@ -26,7 +26,7 @@ trap cleanup EXIT
 trap 'exit 0' INT TERM
 
 cp -R mailbox "$demo/mail"
-rm -f "$demo/mail/README" "$demo/mail/serve-demo.sh"
+rm -f "$demo/mail/README" "$demo/mail/serve-demo.sh" "$demo/mail/make-attachment.py"
 find "$demo/mail" -name .gitkeep -delete
 
 cat >"$demo/cert.tmpl" <<TMPL

@@ -115,7 +115,7 @@ class Server:
             for u, p in self.USERS.items():
                 f.write(f"{u}:{crypt_hash(p)}\n")
         shutil.copytree(mailbox or os.path.join(TOP_SRCDIR, "mailbox"), self.home,
-                        ignore=shutil.ignore_patterns("README*", ".gitkeep", "*.sh"))
+                        ignore=shutil.ignore_patterns("README*", ".gitkeep", "*.sh", "*.py"))
         settings = {
             "HOME": self.home, "USERS": os.path.join(self.dir, "users"), "LOGS": self.logs,
             "CERT": self.cert, "KEY": self.key, "QUEUE": self.queue, "TIMEOUT": "600",
