@@ -3,6 +3,7 @@ under systemd-socket-activate --accept, with the demo mailbox."""
 import os
 import poplib
 import re
+import signal
 import socket
 import sys
 import time
@@ -233,7 +234,53 @@ def test_ipv6(r):
         check_log_format(r, lines, ip="::1")
 
 
-for t in (test_stat_list_uidl_retr, test_dele, test_in_use_and_auth, test_pipelining_long_line,
+def test_logger_down_or_stalled(r):
+    """A session never hangs on the logger: with no logger (no queue) the
+    records go to the journal directly; with a stalled logger the queue
+    fills, the session waits at most QUEUE_TIMEOUT_MS once, goes on, and
+    what was queued lands when the logger resumes."""
+    with Server(QUEUE_TIMEOUT_MS=200) as srv:
+        srv.start_sessions()
+        t = time.monotonic()
+        p = login(srv)
+        n = p.stat()[0]
+        for i in range(1, n + 1):
+            p.retr(i)
+        p.quit()
+        took = time.monotonic() - t
+        r.check(took < 15, "with no logger at all a full session completes", f"{took:.1f}s")
+        r.check(not os.path.exists(srv.logs), "and nothing pretends to have written the log file")
+
+    with Server(QUEUE_TIMEOUT_MS=200, QUEUE_DEPTH=10) as srv:
+        srv.start()
+        srv.logger.send_signal(signal.SIGSTOP)
+        try:
+            t = time.monotonic()
+            p = login(srv)
+            for _ in range(30):     # three times the queue depth
+                p.noop()
+            p.quit()
+            took = time.monotonic() - t
+            r.check(took < 10, "a stalled logger with a full queue does not stall the session",
+                    f"{took:.1f}s for 33 commands")
+        finally:
+            srv.logger.send_signal(signal.SIGCONT)
+        lines = srv.wait_log(lambda l: len(l) >= 8)
+        cmds = commands(lines)
+        r.check(cmds[:3] == ["USER", "PASS", "NOOP"] and len(cmds) >= 8,
+                "what fitted in the queue lands once the logger resumes", repr(cmds[:12]))
+        c = srv.raw()
+        c.send(b"CAPA\r\n")
+        r.check(c.line().startswith(b"+OK"), "CAPA after the logger resumed")
+        c.multiline()
+        c.send(b"QUIT\r\n")
+        c.line()
+        lines = srv.wait_log(lambda l: l and l[-1].endswith(" QUIT") and "CAPA" in commands(l))
+        r.check(commands(lines)[-2:] == ["CAPA", "QUIT"], "and later sessions log normally again",
+                repr(commands(lines)[-4:]))
+
+
+for t in (test_logger_down_or_stalled, test_stat_list_uidl_retr, test_dele, test_in_use_and_auth, test_pipelining_long_line,
           test_idle_timeout, test_ipv6):
     R.run(t)
 R.finish()
