@@ -226,7 +226,7 @@ START_TEST(test_dele_quit_removes)
 	ck_assert_str_eq(SAY(&c, "LIST\r\n"),
 	                 "+OK 3 messages (104 octets)\r\n1 66\r\n3 36\r\n4 2\r\n.\r\n");
 	ck_assert(exists("alice/cur/1001.M2.test:2,S"));
-	ck_assert_str_eq(SAY(&c, "QUIT\r\n"), "+OK Logging out, 1 messages removed\r\n");
+	ck_assert_str_eq(SAY(&c, "QUIT\r\n"), "+OK Logging out, 1 message removed\r\n");
 	ck_assert(c.closed);
 	ck_assert_int_eq(pop3_session_state(c.s), POP3_STATE_UPDATE);
 	ck_assert(!exists("alice/cur/1001.M2.test:2,S"));

@@ -392,7 +392,7 @@ main(int argc, char **argv)
 		return r;
 	config_defaults(&lg.cfg);
 	if (config_load(path, &lg.cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
+		fprintf(stderr, PROG ": %s\n", err);
 		return 1;
 	}
 	if (check) {

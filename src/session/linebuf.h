@@ -10,9 +10,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Large enough for an RFC 5034 AUTH PLAIN response with two 255-octet names
- * and a password in base64; command lines are limited separately (255). */
-#define LINEBUF_SIZE 1024
+/* Large enough for an RFC 5034 AUTH PLAIN response of three 255-octet
+ * fields in base64 (1024 octets) with its CRLF; command lines are limited
+ * separately (255 octets). */
+#define LINEBUF_SIZE 1040
 
 enum linebuf_flag {
 	LINEBUF_TOO_LONG = 1,   /* the line was discarded; its content is not returned */

@@ -138,14 +138,6 @@ pop3_session_user(const struct pop3_session *s)
 	return s->state == POP3_STATE_AUTHORIZATION ? NULL : s->login;
 }
 
-size_t
-pop3_session_line_max(const struct pop3_session *s)
-{
-	/* RFC 5034 section 4: a SASL response line is not bound by the
-	 * 255-octet command limit of RFC 2449. */
-	return s->sasl_pending ? LINEBUF_SIZE - 1 : POP3_COMMAND_MAX;
-}
-
 /* --- CAPA --------------------------------------------------------------- */
 
 static bool
@@ -255,6 +247,8 @@ cmd_user(struct pop3_session *s, const struct pop3_cmdline *c)
 		return reply_err(s, "Syntax: USER name");
 	if (!username_valid(c->argv[0], strlen(c->argv[0]))) {
 		s->user[0] = '\0';
+		if (s->p->log)
+			logclient_set_user(s->p->log, "");
 		return reply_err(s, "Invalid user name");
 	}
 	/* The same answer for every valid name: USER must not reveal
@@ -515,7 +509,7 @@ cmd_quit_update(struct pop3_session *s)
 		         failed, marked, strerror(-r));
 		return reply_err(s, "[SYS/TEMP] %zu deleted messages could not be removed", failed);
 	}
-	return reply_ok(s, "Logging out, %zu messages removed", marked);
+	return reply_ok(s, "Logging out, %zu message%s removed", marked, marked == 1 ? "" : "s");
 }
 
 /* --- dispatch ----------------------------------------------------------- */

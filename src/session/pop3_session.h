@@ -11,7 +11,9 @@
 
 struct logclient;
 
-/* RFC 2449: a command line is at most 255 octets including CRLF. */
+/* RFC 2449: a command line is at most 255 octets including CRLF. A SASL
+ * response line (RFC 5034 section 4) is not bound by it: it may fill the
+ * whole line buffer (LINEBUF_SIZE). */
 #define POP3_COMMAND_MAX 253
 
 struct pop3_params {
@@ -46,9 +48,6 @@ void pop3_session_greet(struct pop3_session *s);
  * modified, and wiped if it carried a password. */
 enum pop3_result pop3_session_input(struct pop3_session *s, char *line, size_t len,
                                     unsigned flags);
-
-/* Longest line accepted in the current state, without CRLF. */
-size_t pop3_session_line_max(const struct pop3_session *s);
 
 enum pop3_state pop3_session_state(const struct pop3_session *s);
 
