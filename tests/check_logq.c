@@ -116,7 +116,7 @@ START_TEST(test_create_with_depth)
 	ck_assert_int_eq(a.mq_curmsgs, 0);
 	ck_assert(a.mq_flags & O_NONBLOCK);
 	ck_assert_int_eq(fstat((int)q, &st), 0);
-	ck_assert_int_eq(st.st_mode & 07777, 0622);
+	ck_assert_int_eq(st.st_mode & 07777, 0620);
 	mq_close(q);
 	mq_unlink(name);
 }

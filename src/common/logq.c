@@ -20,7 +20,10 @@
 #include <time.h>
 #include "logq.h"
 
-#define LOGQ_MODE 0622  /* sessions write, only the logger's user reads */
+/* The owner reads, the owner's group writes: sessions must run as the
+ * logger's user or in its group, as pop3s-logger.socket arranges (0620,
+ * group pop3s). Nobody else can forge records. */
+#define LOGQ_MODE 0620
 
 int
 logq_open_sender(const char *name, mqd_t *ret)

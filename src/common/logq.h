@@ -20,7 +20,7 @@ int logq_open_sender(const char *name, mqd_t *ret);
  * Returns 0, -EAGAIN if it stayed full, or -errno. */
 int logq_send(mqd_t q, const void *buf, size_t len, unsigned timeout_ms);
 
-/* Opens the queue for receiving, creating it (mode 0622, depth, LOGQ_MSGSIZE)
+/* Opens the queue for receiving, creating it (mode 0620, depth, LOGQ_MSGSIZE)
  * if it does not exist. An existing queue whose message size is smaller than
  * LOGQ_MSGSIZE is an error (-EMSGSIZE). Returns 0 or -errno. */
 int logq_open_receiver(const char *name, long depth, mqd_t *ret);
