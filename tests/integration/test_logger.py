@@ -185,7 +185,7 @@ def check_bad_config(tmp):
         f.write("# comment\nQUEUE=/pop3s-itest-bad\nNO_SUCH_KEY=1\n")
     p = subprocess.run([LOGGER, "-c", conf], capture_output=True, text=True, timeout=TIMEOUT)
     expect(p.returncode != 0, "exit status 0")
-    expect(p.stderr.startswith(conf + ":3:"), "stderr %r lacks %s:3:" % (p.stderr, conf))
+    expect(p.stderr.startswith("pop3s-logger: " + conf + ":3: unknown key"), "stderr %r lacks %s:3:" % (p.stderr, conf))
 
 
 def check_command_lines(tmp):
