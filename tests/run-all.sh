@@ -11,8 +11,20 @@ packaging/build-deps.sh
 autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
 jobs=$(nproc 2>/dev/null || echo 2)
 status=0
+# Every stage appends its test-harness output here for the final count.
+summary="$top/build-summary.log"
+: >"$summary"
 
 section() { printf '\n=== %s ===\n' "$*"; }
+# Runs a command, copying its output into the summary; keeps its status
+# (POSIX sh has no pipefail).
+logged() {
+	rcfile=$(mktemp)
+	{ rc=0; "$@" || rc=$?; echo "$rc" >"$rcfile"; } 2>&1 | tee -a "$summary"
+	rc=$(cat "$rcfile")
+	rm -f "$rcfile"
+	return "$rc"
+}
 show_failures() {
 	# Print the logs of failed tests so CI output says what went wrong.
 	for f in $(grep -l '^:test-result: \(FAIL\|ERROR\)' "$1"/tests/*.trs "$1"/tests/integration/*.trs 2>/dev/null); do
@@ -25,7 +37,7 @@ section "build (-Werror) and make check"
 rm -rf build-check && mkdir build-check && cd build-check
 ../configure -q CFLAGS="-O2 -g -Werror" >/dev/null
 make -j"$jobs" >/dev/null
-if ! make -j"$jobs" check; then show_failures .; status=1; fi
+if ! logged make -j"$jobs" check; then show_failures .; status=1; fi
 cd "$top"
 
 section "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
@@ -34,14 +46,19 @@ san="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-poin
 ../configure -q CFLAGS="-O1 -g $san" LDFLAGS="$san" >/dev/null
 make -j"$jobs" >/dev/null
 # CK_FORK=no: ASan reports from the test process itself.
-if ! CK_FORK=no ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	make -j"$jobs" check TESTS='$(UNIT_TESTS)'; then show_failures .; status=1; fi
+if ! logged env CK_FORK=no ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	make -j"$jobs" check TESTS='$(UNIT_TESTS)'; then
+	show_failures .; status=1
+fi
 cd "$top"
 
 section "make distcheck"
 rm -rf build-dist && mkdir build-dist && cd build-dist
 ../configure -q >/dev/null
-if ! make -j"$jobs" distcheck >distcheck.log 2>&1; then
+rc=0
+make -j"$jobs" distcheck >distcheck.log 2>&1 || rc=$?
+grep -E '^# (PASS|FAIL|ERROR|XPASS):' distcheck.log >>"$summary" || true
+if [ "$rc" -ne 0 ]; then
 	tail -n 80 distcheck.log
 	status=1
 else
@@ -50,5 +67,10 @@ fi
 cd "$top"
 
 section "result"
+# One closing line for CI: test programs run by the harness in all stages.
+passed=$(awk '/^# PASS:/ {n += $3} END {print n + 0}' "$summary")
+failed=$(awk '/^# (FAIL|ERROR|XPASS):/ {n += $3} END {print n + 0}' "$summary")
+[ "$status" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
 if [ "$status" -eq 0 ]; then echo "all test stages passed"; else echo "some test stage FAILED"; fi
+echo "tests: $passed passed, $failed failed"
 exit "$status"
