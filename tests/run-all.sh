@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs what is missing, builds pop3s and runs every test:
 #   1. the normal build with -Werror: unit and integration tests, man lint
-#   2. the unit tests again under AddressSanitizer and UBSan
+#   2. the tests again under AddressSanitizer and UBSan (sessions included)
 #   3. make distcheck (the tarball builds and passes its tests)
 # Usage: tests/run-all.sh   (from anywhere; builds in build-*/ at the top)
 set -eu
@@ -40,14 +40,14 @@ make -j"$jobs" >/dev/null
 if ! logged make -j"$jobs" check; then show_failures .; status=1; fi
 cd "$top"
 
-section "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+section "unit and integration tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 rm -rf build-asan && mkdir build-asan && cd build-asan
 san="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 ../configure -q CFLAGS="-O1 -g $san" LDFLAGS="$san" >/dev/null
 make -j"$jobs" >/dev/null
 # CK_FORK=no: ASan reports from the test process itself.
 if ! logged env CK_FORK=no ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	make -j"$jobs" check TESTS='$(UNIT_TESTS)'; then
+	make -j"$jobs" check TESTS='$(SANITIZER_TESTS)'; then
 	show_failures .; status=1
 fi
 cd "$top"

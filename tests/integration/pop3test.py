@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -164,7 +165,16 @@ class Server:
         line = p.stderr.readline().decode()
         if "Listening" not in line:
             raise RuntimeError(f"systemd-socket-activate did not start: {line}")
+        # Keep draining the sessions' stderr (a full pipe would block them)
+        # and keep it for the sanitizer check in close().
+        self.stderr_lines = []
+        self.drain = threading.Thread(target=self._drain, args=(p.stderr,), daemon=True)
+        self.drain.start()
         return p
+
+    def _drain(self, pipe):
+        for raw in iter(pipe.readline, b""):
+            self.stderr_lines.append(raw.decode(errors="replace").rstrip())
 
     def start(self):
         self.start_logger()
@@ -210,6 +220,12 @@ class Server:
             os.kill(pid, signal.SIGKILL)
         mq_unlink(self.queue)
         shutil.rmtree(self.dir, ignore_errors=True)
+        if getattr(self, "drain", None):
+            self.drain.join(timeout=10)
+            bad = [l for l in self.stderr_lines
+                   if "AddressSanitizer" in l or "runtime error:" in l or "LeakSanitizer" in l]
+            if bad:
+                raise AssertionError("sanitizer report from a session:\n" + "\n".join(self.stderr_lines[-40:]))
 
     def __enter__(self):
         return self
