@@ -216,6 +216,26 @@ def test_idle_timeout(r):
         r.check(srv.messages("alice") == first, "and nothing marked by DELE is removed")
 
 
+def test_killed_sessions_remove_nothing(r):
+    """SIGTERM (systemctl stop) and SIGKILL after DELE remove nothing, and
+    the lock goes with the process."""
+    with Server().start() as srv:
+        first = srv.messages("alice")
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            p = login(srv)
+            p.dele(1)
+            p.dele(2)
+            pids = srv.session_pids()
+            r.check(len(pids) == 1, "one session process", repr(pids))
+            os.kill(pids[0], sig)
+            r.check(srv.wait_sessions_gone(), f"the session ends on {sig.name}")
+            r.check(srv.messages("alice") == first, f"{sig.name} after DELE removes nothing")
+            q = login(srv)
+            r.check(q.stat()[0] == len(first), f"after {sig.name} the mailbox is not locked")
+            q.quit()
+            p.sock.close()
+
+
 def test_ipv6(r):
     if not socket.has_ipv6:
         print("# no IPv6: skipping ::1")
@@ -281,6 +301,6 @@ def test_logger_down_or_stalled(r):
 
 
 for t in (test_logger_down_or_stalled, test_stat_list_uidl_retr, test_dele, test_in_use_and_auth, test_pipelining_long_line,
-          test_idle_timeout, test_ipv6):
+          test_idle_timeout, test_killed_sessions_remove_nothing, test_ipv6):
     R.run(t)
 R.finish()
