@@ -52,6 +52,9 @@ if ! logged env CK_FORK=no ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stack
 fi
 cd "$top"
 
+section "the installed units under systemd as PID 1 (systemd-nspawn container)"
+if ! logged tests/container/run.sh; then status=1; fi
+
 section "make distcheck"
 rm -rf build-dist && mkdir build-dist && cd build-dist
 ../configure -q >/dev/null

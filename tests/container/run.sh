@@ -76,6 +76,8 @@ if [ "$status" != 0 ]; then
 	echo "--- container console (tail)"; tail -n 30 "$work/console.log"
 	echo "--- container journal (tail)"
 	journalctl -D "$root/var/log/journal" --no-pager -o short-monotonic 2>/dev/null | tail -n 80
+	echo "# FAIL: 1"
 	exit 1
 fi
 echo "container test: passed"
+echo "# PASS: 1"
