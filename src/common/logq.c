@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <time.h>
+#include "monotime.h"
 #include "logq.h"
 
 /* The owner reads, the owner's group writes: sessions must run as the
@@ -36,22 +37,13 @@ logq_open_sender(const char *name, mqd_t *ret)
 	return 0;
 }
 
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Waits until q has room or the deadline passes; the caller retries the
  * send either way, since another session may take the room first. */
 static int
 wait_room(mqd_t q, int64_t deadline)
 {
 	struct pollfd p = { .fd = (int)q, .events = POLLOUT };
-	int64_t left = deadline - now_us();
+	int64_t left = deadline - (int64_t)monotime_us();
 
 	if (left <= 0)
 		return -EAGAIN;
@@ -66,7 +58,7 @@ wait_room(mqd_t q, int64_t deadline)
 int
 logq_send(mqd_t q, const void *buf, size_t len, unsigned timeout_ms)
 {
-	int64_t deadline = now_us() + (int64_t)timeout_ms * 1000;
+	int64_t deadline = (int64_t)monotime_us() + (int64_t)timeout_ms * 1000;
 
 	for (;;) {
 		int r;

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
+#include "monotime.h"
 #include "config.h"
 #include "logd_file.h"
 #include "logd_journal.h"
@@ -50,19 +51,10 @@ struct logger {
 	struct problem malformed, file_err, journal_err;
 };
 
-static uint64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void
 problem_report(struct problem *p, bool force)
 {
-	uint64_t now = mono_us();
+	uint64_t now = monotime_us();
 	unsigned long fresh = p->count - p->reported;
 
 	if (fresh == 0)

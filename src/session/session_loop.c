@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
+#include "monotime.h"
 #include "linebuf.h"
 #include "logclient.h"
 #include "logrec.h"
@@ -32,15 +33,6 @@ static void
 on_stop_signal(int sig)
 {
 	stop_requested = sig;
-}
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static int
@@ -100,7 +92,7 @@ run(const struct pop3s_config *cfg, struct tls_server *tls, int fd,
 	pop3_session_greet(s);
 	if (transport_flush(t) < 0)
 		return write_failure(t->error);
-	deadline = now_ms() + idle_ms;
+	deadline = monotime_ms() + idle_ms;
 
 	for (;;) {
 		char *space, *line;
@@ -121,7 +113,7 @@ run(const struct pop3s_config *cfg, struct tls_server *tls, int fd,
 				sigprocmask(SIG_SETMASK, waitmask, NULL);
 				return (struct outcome){ "terminated", 0, true };
 			}
-			now = now_ms();
+			now = monotime_ms();
 			if (now >= deadline) {
 				sigprocmask(SIG_SETMASK, waitmask, NULL);
 				/* RFC 1939 autologout: no reply, no UPDATE */
@@ -149,7 +141,7 @@ run(const struct pop3s_config *cfg, struct tls_server *tls, int fd,
 		/* A peer that sends part of a TLS record and stops would hold
 		 * recv(): bound it by the time left until the idle deadline. */
 		{
-			uint64_t now = now_ms();
+			uint64_t now = monotime_ms();
 
 			r = set_timeout(fd, SO_RCVTIMEO, deadline > now ? deadline - now : 1);
 			if (r < 0) {
@@ -190,7 +182,7 @@ run(const struct pop3s_config *cfg, struct tls_server *tls, int fd,
 		 * not count against the client; bytes without a line end never
 		 * restart it. */
 		if (got_line)
-			deadline = now_ms() + idle_ms;
+			deadline = monotime_ms() + idle_ms;
 	}
 }
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+#include "monotime.h"
 #include "tls.h"
 
 #define ALPN_POP3 "pop3"
@@ -224,15 +225,6 @@ tls_server_new(const struct pop3s_config *cfg, struct tls_server **ret,
 	return 0;
 }
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Errors after which sending an alert is pointless or could block: the
  * peer is gone, silent, or already told us why it is leaving. */
 static int
@@ -301,10 +293,10 @@ tls_handshake(struct tls_server *t, int fd, unsigned timeout_ms, char *err, size
 	gnutls_transport_set_int(s, fd);
 	gnutls_handshake_set_timeout(s, timeout_ms);
 
-	deadline = now_ms() + timeout_ms;
+	deadline = monotime_ms() + timeout_ms;
 	do {
 		r = gnutls_handshake(s);
-	} while (r < 0 && !gnutls_error_is_fatal(r) && now_ms() < deadline);
+	} while (r < 0 && !gnutls_error_is_fatal(r) && monotime_ms() < deadline);
 
 	if (r < 0) {
 		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED || r == GNUTLS_E_TIMEDOUT) {
