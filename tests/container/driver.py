@@ -827,6 +827,22 @@ def t_trigger_limit_counterfactual():
     say(f"# trigger limit control: {time.monotonic() - t:.1f} s")
 
 
+def t_cost(n=50):
+    """Informational: what one connection costs with the shipped sandbox."""
+    cpu0, t0 = pid1_cpu(), time.monotonic()
+    ok = 0
+    for _ in range(n):
+        c = Raw()
+        c.cmd("QUIT")
+        c.close()
+        ok += 1
+    wait_no_instances()
+    wall, cpu = time.monotonic() - t0, pid1_cpu() - cpu0
+    say(f"# {n} sequential sessions (TLS + greeting + QUIT): {1000 * wall / n:.1f} ms each, "
+        f"PID 1 CPU {1000 * cpu / n:.2f} ms each")
+    check(ok == n, f"{n} sequential sessions served")
+
+
 SCORES = {}
 
 
@@ -852,7 +868,7 @@ def main():
     say(f"# pop3s container test: {sh(['systemctl', '--version'])[1].splitlines()[0]}, "
         f"cgroup {'v2' if os.path.exists('/sys/fs/cgroup/cgroup.controllers') else 'v1'}")
     steps = [setup, t_verify, t_start, t_sessions, t_logging, t_logger_restart, t_in_use_and_delete,
-             t_idle_timeout, t_stop_mid_retr, t_max_connections, t_flood, t_trigger_limit_counterfactual,
+             t_idle_timeout, t_stop_mid_retr, t_max_connections, t_cost, t_flood, t_trigger_limit_counterfactual,
              t_security]
     only = open("/results/only").read().strip() if os.path.exists("/results/only") else ""
     for step in steps:
