@@ -1,1 +1,285 @@
-/* stub: to be written */
+/* The metrics file: "key=value" lines, one per counter, written atomically.
+ * The same key names are used in the file, in the JSON output and (with
+ * underscores as spaces) in the human output, so scripts and people see one
+ * vocabulary. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "metrics.h"
+#include "parse_num.h"
+
+/* A line is "key=value\n": keys are short, values at most 20 digits. */
+#define METRICS_LINE_MAX 128
+
+struct metric_def {
+	const char *name;
+	size_t offset;
+	const char *label;   /* for people */
+};
+
+#define M(field, label) { #field, offsetof(struct metrics, field), label }
+
+static const struct metric_def defs[] = {
+	M(connections, "Connections"),
+	M(sessions_current, "Sessions now"),
+	M(sessions_peak, "Sessions peak"),
+	M(logins_ok, "Logins succeeded"),
+	M(logins_failed, "Logins failed"),
+	M(messages_retrieved, "Messages retrieved"),
+	M(messages_deleted, "Messages deleted"),
+	M(bytes_sent, "Bytes sent"),
+	M(records_malformed, "Malformed records"),
+	M(updated, "Updated"),
+};
+
+#define NDEFS (sizeof(defs) / sizeof(defs[0]))
+
+static uint64_t *
+field(struct metrics *m, const struct metric_def *d)
+{
+	return (uint64_t *)((char *)m + d->offset);
+}
+
+static uint64_t
+value(const struct metrics *m, const struct metric_def *d)
+{
+	return *(const uint64_t *)((const char *)m + d->offset);
+}
+
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+format_file(const struct metrics *m, char *buf, size_t cap, size_t *ret_len)
+{
+	size_t len = 0, i;
+
+	for (i = 0; i < NDEFS; i++) {
+		int n = snprintf(buf + len, cap - len, "%s=%" PRIu64 "\n",
+		                 defs[i].name, value(m, &defs[i]));
+
+		if (n < 0 || (size_t)n >= cap - len)
+			return -ENOBUFS;
+		len += (size_t)n;
+	}
+	*ret_len = len;
+	return 0;
+}
+
+/* Makes dir/.metrics.XXXXXX, mode 0644: the counters are not secret, and
+ * pop3sctl may run as another user than the logger. */
+static int
+open_temp(const char *dir, char *tmp, size_t tmplen)
+{
+	int fd, n;
+
+	n = snprintf(tmp, tmplen, "%s/." METRICS_FILE ".XXXXXX", dir);
+	if (n < 0 || (size_t)n >= tmplen)
+		return -ENAMETOOLONG;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, 0644) < 0) {
+		int r = -errno;
+
+		close(fd);
+		unlink(tmp);
+		return r;
+	}
+	return fd;
+}
+
+/* The rename is durable only once the directory itself is synced. */
+static int
+sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+int
+metrics_save(const char *dir, const struct metrics *m)
+{
+	char buf[NDEFS * METRICS_LINE_MAX];
+	char tmp[PATH_MAX], path[PATH_MAX];
+	size_t len;
+	int fd, r, n;
+
+	n = snprintf(path, sizeof(path), "%s/" METRICS_FILE, dir);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	r = format_file(m, buf, sizeof(buf), &len);
+	if (r < 0)
+		return r;
+	fd = open_temp(dir, tmp, sizeof(tmp));
+	if (fd < 0)
+		return fd;
+	r = write_all(fd, buf, len);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(tmp);
+		return r;
+	}
+	return sync_dir(dir);
+}
+
+static const struct metric_def *
+lookup(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NDEFS; i++)
+		if (strcmp(defs[i].name, name) == 0)
+			return &defs[i];
+	return NULL;
+}
+
+/* One "key=value\n" line (the newline already removed). Unknown keys are
+ * skipped whatever their value, so a newer logger's file stays readable;
+ * a known key must hold a number, and only once. */
+static int
+parse_line(char *line, struct metrics *m, unsigned *seen)
+{
+	const struct metric_def *d;
+	char *eq = strchr(line, '=');
+	uint64_t v;
+
+	if (eq == NULL || eq == line)
+		return -EBADMSG;
+	*eq = '\0';
+	d = lookup(line);
+	if (d == NULL)
+		return 0;
+	if (*seen & (1u << (d - defs)))
+		return -EBADMSG;
+	*seen |= 1u << (d - defs);
+	if (parse_u64(eq + 1, 0, UINT64_MAX, &v) < 0)
+		return -EBADMSG;
+	*field(m, d) = v;
+	return 0;
+}
+
+static int
+parse_file(FILE *f, struct metrics *m)
+{
+	char line[METRICS_LINE_MAX];
+	unsigned seen = 0;
+
+	while (fgets(line, sizeof(line), f) != NULL) {
+		size_t len = strlen(line);
+		int r;
+
+		/* A line without its newline is too long or cut short. */
+		if (len == 0 || line[len - 1] != '\n')
+			return -EBADMSG;
+		line[len - 1] = '\0';
+		r = parse_line(line, m, &seen);
+		if (r < 0)
+			return r;
+	}
+	return ferror(f) ? -EIO : 0;
+}
+
+int
+metrics_load(const char *dir, struct metrics *ret)
+{
+	struct metrics m;
+	char path[PATH_MAX];
+	FILE *f;
+	int n, r;
+
+	memset(&m, 0, sizeof(m));
+	n = snprintf(path, sizeof(path), "%s/" METRICS_FILE, dir);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	f = fopen(path, "re");
+	if (f == NULL) {
+		if (errno != ENOENT)
+			return -errno;
+		*ret = m;
+		return 0;
+	}
+	r = parse_file(f, &m);
+	fclose(f);
+	if (r < 0)
+		return r;
+	*ret = m;
+	return 0;
+}
+
+static void
+print_json(const struct metrics *m, FILE *out)
+{
+	size_t i;
+
+	fputc('{', out);
+	for (i = 0; i < NDEFS; i++)
+		fprintf(out, "%s\"%s\":%" PRIu64, i ? "," : "", defs[i].name,
+		        value(m, &defs[i]));
+	fputs("}\n", out);
+}
+
+static void
+print_human(const struct metrics *m, FILE *out)
+{
+	size_t i;
+
+	for (i = 0; i < NDEFS; i++) {
+		const struct metric_def *d = &defs[i];
+
+		if (d->offset == offsetof(struct metrics, updated)) {
+			char when[64] = "never";
+			time_t t = (time_t)m->updated;
+			struct tm tm;
+
+			if (m->updated != 0 && localtime_r(&t, &tm) != NULL)
+				strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", &tm);
+			fprintf(out, "%-20s %s\n", d->label, when);
+		} else {
+			fprintf(out, "%-20s %" PRIu64 "\n", d->label, value(m, d));
+		}
+	}
+}
+
+void
+metrics_print(const struct metrics *m, int json, FILE *out)
+{
+	if (json)
+		print_json(m, out);
+	else
+		print_human(m, out);
+}
