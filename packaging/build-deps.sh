@@ -3,7 +3,8 @@
 # Safe to run again: it only installs what is missing.
 set -eu
 pkgs="build-essential autoconf automake pkg-config libgnutls28-dev libsystemd-dev
-libcrypt-dev check gnutls-bin curl python3 whois mandoc systemd systemd-container"
+libcrypt-dev check gnutls-bin curl python3 whois mandoc systemd systemd-container
+debhelper lintian rpm rpmlint logrotate"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
