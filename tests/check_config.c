@@ -29,6 +29,14 @@ static const struct {
 	{ "QUEUE=/a/b\n", "1: QUEUE: '/a/b' is not a queue name like /pop3s-log" },
 	{ "MAX_AUTH_FAILURES=0\n", "1: MAX_AUTH_FAILURES: 0 is out of range 1..100" },
 	{ "PRIORITY=NORMAL\x01\n", "1: PRIORITY: control character in value" },
+	{ "FILTER=\n", NULL },
+	{ "FILTER=/usr/bin/sed 1iX-Spam:no\n", NULL },
+	{ "FILTER=sed -e x\n", "1: FILTER: 'sed -e x' does not start with an absolute path" },
+	{ "STATE=\n", "1: STATE: empty value" },
+	{ "STATE=var/lib\n", "1: STATE: 'var/lib' is not an absolute path" },
+	{ "FILTER_TIMEOUT_MS=0\n", "1: FILTER_TIMEOUT_MS: 0 is out of range 1..600000" },
+	{ "FILTER_MAX_BYTES=0\n", "1: FILTER_MAX_BYTES: 0 is out of range 1..4294967295" },
+	{ "FILTER_MAX_BYTES=4294967296\n", "1: FILTER_MAX_BYTES: 4294967296 is out of range 1..4294967295" },
 };
 
 static char *dir;
@@ -101,6 +109,10 @@ START_TEST(test_defaults_rfc1939)
 	/* RFC 1939 section 3: the autologout timer is at least 10 minutes. */
 	ck_assert_uint_ge(c.timeout, 600);
 	ck_assert_str_eq(c.queue, "/pop3s-log");
+	ck_assert_str_eq(c.state, "/var/lib/pop3s-logger");
+	ck_assert_str_eq(c.filter, "");
+	ck_assert_uint_eq(c.filter_timeout_ms, 10000);
+	ck_assert_uint_eq(c.filter_max_bytes, 268435456);
 }
 END_TEST
 
@@ -120,6 +132,18 @@ START_TEST(test_dump_roundtrip)
 	ck_assert_msg(config_load(path, &b, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(b.timeout, 42);
 	ck_assert_str_eq(b.priority, a.priority);
+	/* the empty FILTER= of the defaults reads back as no filter */
+	ck_assert_str_eq(b.filter, "");
+
+	ck_assert_int_eq(config_set(&a, "FILTER", "/usr/bin/sed -e 1iX", err, sizeof(err)), 0);
+	f = fopen(path, "w");
+	config_dump(&a, f);
+	fclose(f);
+	config_defaults(&b);
+	ck_assert_msg(config_load(path, &b, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(b.filter, "/usr/bin/sed -e 1iX");
+	ck_assert_str_eq(b.state, a.state);
+	ck_assert_uint_eq(b.filter_max_bytes, a.filter_max_bytes);
 }
 END_TEST
 

@@ -11,7 +11,9 @@
 
 #define CONFIG_LINE_MAX 4096
 
-enum key_type { KT_PATH, KT_TEXT, KT_QUEUE, KT_UINT };
+/* KT_COMMAND: empty (off) or an absolute path followed by arguments,
+ * split on spaces and run without a shell. */
+enum key_type { KT_PATH, KT_TEXT, KT_QUEUE, KT_UINT, KT_COMMAND };
 
 struct key_def {
 	const char *name;
@@ -20,12 +22,15 @@ struct key_def {
 	size_t size;         /* of the char array, for text keys */
 	unsigned min, max;   /* for numbers */
 	const char *def;     /* default as text, parsed like a file value */
+	bool empty_ok;       /* an empty value means "off" */
 };
 
 #define TEXT(k, n, t, field, d) \
 	[k] = { n, t, offsetof(struct pop3s_config, field), sizeof(((struct pop3s_config *)0)->field), 0, 0, d }
 #define UINT(k, n, field, lo, hi, d) \
 	[k] = { n, KT_UINT, offsetof(struct pop3s_config, field), 0, lo, hi, d }
+#define OPTIONAL(k, n, t, field) \
+	[k] = { n, t, offsetof(struct pop3s_config, field), sizeof(((struct pop3s_config *)0)->field), 0, 0, "", true }
 
 static const struct key_def keys[CONF_KEY_COUNT] = {
 	TEXT(CONF_HOME, "HOME", KT_PATH, home, "/var/lib/pop3s/mail"),
@@ -43,6 +48,12 @@ static const struct key_def keys[CONF_KEY_COUNT] = {
 	UINT(CONF_QUEUE_TIMEOUT_MS, "QUEUE_TIMEOUT_MS", queue_timeout_ms, 0, 5000, "100"),
 	UINT(CONF_AUTH_DELAY_MS, "AUTH_DELAY_MS", auth_delay_ms, 0, 10000, "1000"),
 	UINT(CONF_MAX_AUTH_FAILURES, "MAX_AUTH_FAILURES", max_auth_failures, 1, 100, "3"),
+	TEXT(CONF_STATE, "STATE", KT_PATH, state, "/var/lib/pop3s-logger"),
+	OPTIONAL(CONF_FILTER, "FILTER", KT_COMMAND, filter),
+	UINT(CONF_FILTER_TIMEOUT_MS, "FILTER_TIMEOUT_MS", filter_timeout_ms, 1, 600000, "10000"),
+	/* The output is spooled to a temporary file: the limit bounds the
+	 * disk a misbehaving filter can fill, 256 MiB by default. */
+	UINT(CONF_FILTER_MAX_BYTES, "FILTER_MAX_BYTES", filter_max_bytes, 1, UINT_MAX, "268435456"),
 };
 
 const char *
@@ -80,7 +91,7 @@ store(struct pop3s_config *c, const struct key_def *d, const char *value, char *
 	size_t len = strlen(value);
 	size_t i;
 
-	if (len == 0)
+	if (len == 0 && !d->empty_ok)
 		return seterr(err, errlen, "%s: empty value", d->name);
 	for (i = 0; i < len; i++)
 		if (iscntrl((unsigned char)value[i]))
@@ -107,6 +118,11 @@ store(struct pop3s_config *c, const struct key_def *d, const char *value, char *
 		/* POSIX: one leading slash, no other, at most NAME_MAX. */
 		if (value[0] != '/' || strchr(value + 1, '/') || len < 2 || len > 255)
 			return seterr(err, errlen, "%s: '%s' is not a queue name like /pop3s-log",
+			              d->name, value);
+		break;
+	case KT_COMMAND:
+		if (len > 0 && value[0] != '/')
+			return seterr(err, errlen, "%s: '%s' does not start with an absolute path",
 			              d->name, value);
 		break;
 	case KT_TEXT:

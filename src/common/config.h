@@ -32,6 +32,10 @@ enum config_key {
 	CONF_QUEUE_TIMEOUT_MS,  /* how long a session waits on a full queue */
 	CONF_AUTH_DELAY_MS,     /* delay before answering a failed login */
 	CONF_MAX_AUTH_FAILURES, /* failed logins before the connection is closed */
+	CONF_STATE,             /* pop3s-logger's state directory (metrics) */
+	CONF_FILTER,            /* message filter command for RETR/TOP; empty = none */
+	CONF_FILTER_TIMEOUT_MS, /* how long the filter may take per message */
+	CONF_FILTER_MAX_BYTES,  /* most output the filter may write per message */
 	CONF_KEY_COUNT
 };
 
@@ -45,12 +49,16 @@ struct pop3s_config {
 	char key[PATH_MAX];
 	char priority[1024];
 	char queue[256];
+	char state[PATH_MAX];
+	char filter[1024];
 	unsigned timeout;
 	unsigned handshake_timeout;
 	unsigned queue_depth;
 	unsigned queue_timeout_ms;
 	unsigned auth_delay_ms;
 	unsigned max_auth_failures;
+	unsigned filter_timeout_ms;
+	unsigned filter_max_bytes;
 };
 
 /* Fills *c with the built-in defaults. */
