@@ -78,6 +78,7 @@ assert_same(const struct logrec *a, const struct logrec *b)
 	ck_assert_uint_eq(a->time_us, b->time_us);
 	ck_assert_uint_eq(a->pid, b->pid);
 	ck_assert_uint_eq(a->bytes, b->bytes);
+	ck_assert_uint_eq(a->removed, b->removed);
 	ck_assert_str_eq(a->session, b->session);
 	ck_assert_str_eq(a->client_ip, b->client_ip);
 	ck_assert_str_eq(a->user, b->user);
@@ -204,7 +205,8 @@ START_TEST(test_type_names)
 	} cases[] = {
 		{ LOGREC_CONNECT, "CONNECT" }, { LOGREC_COMMAND, "COMMAND" },
 		{ LOGREC_LOGIN_OK, "LOGIN_OK" }, { LOGREC_LOGIN_FAIL, "LOGIN_FAIL" },
-		{ LOGREC_DISCONNECT, "DISCONNECT" }, { 0, "UNKNOWN" }, { 6, "UNKNOWN" },
+		{ LOGREC_DISCONNECT, "DISCONNECT" }, { LOGREC_UPDATE, "UPDATE" },
+		{ 0, "UNKNOWN" }, { 7, "UNKNOWN" },
 		{ -1, "UNKNOWN" }, { 1000, "UNKNOWN" },
 	};
 	size_t i;
@@ -374,6 +376,8 @@ START_TEST(test_journal_messages)
 		  "bob@10.0.0.1 LOGIN_FAIL: bad password" },
 		{ LOGREC_DISCONNECT, "10.0.0.1", "bob", "", "", "QUIT", 512,
 		  "bob@10.0.0.1 DISCONNECT: QUIT (512 bytes sent)" },
+		{ LOGREC_UPDATE, "10.0.0.1", "bob", "", "OK", "", 0,
+		  "bob@10.0.0.1 UPDATE OK (0 messages removed)" },
 	};
 	size_t i;
 
@@ -394,6 +398,56 @@ START_TEST(test_journal_messages)
 		ck_assert_msg(strcmp(jget(&j, "MESSAGE"), want) == 0, "case %zu: '%s'", i,
 		              jget(&j, "MESSAGE"));
 	}
+}
+END_TEST
+
+/* UPDATE carries the removed count in the u64 slot of the header, where
+ * other records carry the bytes sent. */
+START_TEST(test_update_record)
+{
+	struct logrec in, out;
+	struct jfields j;
+	uint8_t buf[LOGREC_MAX_SIZE];
+	int n;
+
+	memset(&in, 0, sizeof(in));
+	in.type = LOGREC_UPDATE;
+	in.removed = 0x0102030405060708ull;
+	in.bytes = 999;   /* not on the wire for UPDATE */
+	strcpy(in.client_ip, "10.0.0.1");
+	strcpy(in.user, "bob");
+	strcpy(in.status, "ERR");
+	strcpy(in.detail, "1 of 3 messages not removed");
+	n = encode(&in, buf);
+	ck_assert_uint_eq(buf[1], 6);
+	ck_assert_uint_eq(buf[16], 1);
+	ck_assert_uint_eq(buf[23], 8);
+	ck_assert_int_eq(decode_exact(buf, (size_t)n, &out), 0);
+	ck_assert_uint_eq(out.removed, 0x0102030405060708ull);
+	ck_assert_uint_eq(out.bytes, 0);
+	ck_assert_str_eq(out.detail, in.detail);
+
+	/* a DISCONNECT's slot stays bytes */
+	in.type = LOGREC_DISCONNECT;
+	n = encode(&in, buf);
+	ck_assert_int_eq(decode_exact(buf, (size_t)n, &out), 0);
+	ck_assert_uint_eq(out.bytes, 999);
+	ck_assert_uint_eq(out.removed, 0);
+
+	memset(&in, 0, sizeof(in));
+	in.type = LOGREC_UPDATE;
+	in.removed = 3;
+	strcpy(in.user, "bob");
+	strcpy(in.client_ip, "10.0.0.1");
+	strcpy(in.status, "OK");
+	jbuild(&j, &in, NULL);
+	ck_assert_str_eq(jget(&j, "POP3_TYPE"), "UPDATE");
+	ck_assert_str_eq(jget(&j, "POP3_REMOVED"), "3");
+	ck_assert_ptr_null(jget(&j, "POP3_BYTES"));
+	ck_assert_str_eq(jget(&j, "MESSAGE"), "bob@10.0.0.1 UPDATE OK (3 messages removed)");
+	in.removed = 1;
+	jbuild(&j, &in, NULL);
+	ck_assert_str_eq(jget(&j, "MESSAGE"), "bob@10.0.0.1 UPDATE OK (1 message removed)");
 }
 END_TEST
 
@@ -614,8 +668,8 @@ START_TEST(test_bad_version_and_type)
 	static const struct {
 		int version, type, ok;
 	} cases[] = {
-		{ 1, 1, 1 }, { 1, 5, 1 }, { 0, 2, 0 }, { 2, 2, 0 }, { 255, 2, 0 },
-		{ 1, 0, 0 }, { 1, 6, 0 }, { 1, 255, 0 },
+		{ 1, 1, 1 }, { 1, 5, 1 }, { 1, 6, 1 }, { 0, 2, 0 }, { 2, 2, 0 }, { 255, 2, 0 },
+		{ 1, 0, 0 }, { 1, 7, 0 }, { 1, 255, 0 },
 	};
 	const char *f[6] = { "s", "1.2.3.4", "u", "USER", "OK", "d" };
 	size_t i;
@@ -633,7 +687,7 @@ END_TEST
 
 START_TEST(test_encode_bad_type)
 {
-	static const int types[] = { 0, 6, -1, 255 };
+	static const int types[] = { 0, 7, -1, 255 };
 	size_t i;
 
 	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
@@ -791,6 +845,7 @@ logrec_suite(void)
 	tcase_add_test(core, test_command_word_never_leaks_arguments);
 	tcase_add_test(core, test_ip_unmap);
 	tcase_add_test(core, test_journal_fields);
+	tcase_add_test(core, test_update_record);
 	tcase_add_test(core, test_journal_messages);
 	tcase_add_test(core, test_journal_omits_empty);
 	suite_add_tcase(s, core);

@@ -8,6 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 #include "linebuf.h"
+#include "logclient.h"
+#include "logq.h"
+#include "logrec.h"
 #include "pop3_session.h"
 #include "testhelp.h"
 
@@ -650,6 +653,178 @@ START_TEST(test_corpus_sizes)
 }
 END_TEST
 
+/* --- filter and log records -------------------------------------------- */
+
+/* A private queue the session's log client sends to, read back here. */
+struct logtap {
+	char name[64];
+	mqd_t q;
+	struct logclient *lc;
+};
+
+static void
+logtap_open(struct logtap *lt)
+{
+	snprintf(lt->name, sizeof(lt->name), "/pop3s-check-session-%ld", (long)getpid());
+	mq_unlink(lt->name);
+	ck_assert_int_eq(logq_open_receiver(lt->name, 10, &lt->q), 0);
+	lt->lc = logclient_new(lt->name, 1000, "192.0.2.1");
+	ck_assert_ptr_nonnull(lt->lc);
+	params.log = lt->lc;
+}
+
+static void
+logtap_close(struct logtap *lt)
+{
+	params.log = NULL;
+	logclient_free(lt->lc);
+	mq_close(lt->q);
+	mq_unlink(lt->name);
+}
+
+/* The next queued record of the given type (others are skipped). */
+static struct logrec
+logtap_next(struct logtap *lt, enum logrec_type type)
+{
+	uint8_t buf[LOGQ_MSGSIZE];
+	struct logrec r;
+	long n;
+
+	for (;;) {
+		n = logq_receive(lt->q, buf, sizeof(buf));
+		ck_assert_msg(n > 0, "no %s record queued", logrec_type_name(type));
+		ck_assert_int_eq(logrec_decode(buf, (size_t)n, &r), 0);
+		if (r.type == type)
+			return r;
+	}
+}
+
+static void
+use_filter(const char *command)
+{
+	params.filter.command = command;
+	params.filter.timeout_ms = 5000;
+	params.filter.max_bytes = 1 << 20;
+	params.filter.tmpdir = dir;
+}
+
+#define TAGGER "/usr/bin/sed 1iX-Spam:\\x20no"
+
+START_TEST(test_filter_retr_size_and_content)
+{
+	struct conn c;
+
+	use_filter(TAGGER);
+	conn_open(&c);
+	login(&c);
+	/* RETR announces the size of what it sends: 66 + "X-Spam: no\r\n" */
+	ck_assert_str_eq(SAY(&c, "RETR 1\r\n"),
+	                 "+OK 78 octets\r\nX-Spam: no\r\nFrom: a@example.org\r\nSubject: one\r\n\r\n"
+	                 "line 1\r\n..hidden dot\r\n..\r\nend\r\n.\r\n");
+	/* sed writes nothing for an empty file: sent as one empty line, as
+	 * for any empty message */
+	ck_assert_str_eq(SAY(&c, "RETR 4\r\n"), "+OK 2 octets\r\n\r\n.\r\n");
+	ck_assert_str_eq(SAY(&c, "RETR 3\r\n"),
+	                 "+OK 48 octets\r\nX-Spam: no\r\nSubject: three\r\n\r\nno final newline\r\n.\r\n");
+	/* LIST and STAT keep the stored sizes: the filter is not run for them */
+	ck_assert_str_eq(SAY(&c, "LIST 1\r\n"), "+OK 1 66\r\n");
+	ck_assert_str_eq(SAY(&c, "STAT\r\n"), "+OK 4 147\r\n");
+	conn_close(&c);
+}
+END_TEST
+
+START_TEST(test_filter_top)
+{
+	struct conn c;
+
+	/* TOP's line count applies to the filter's output */
+	use_filter("/usr/bin/sed -e 1iX-Spam:\\x20no -e s/line/LINE/");
+	conn_open(&c);
+	login(&c);
+	ck_assert_str_eq(SAY(&c, "TOP 1 1\r\n"),
+	                 "+OK Top of message follows\r\nX-Spam: no\r\nFrom: a@example.org\r\n"
+	                 "Subject: one\r\n\r\nLINE 1\r\n.\r\n");
+	ck_assert_str_eq(SAY(&c, "TOP 2 0\r\n"),
+	                 "+OK Top of message follows\r\nX-Spam: no\r\nFrom: b@example.org\r\n"
+	                 "Subject: two\r\n\r\n.\r\n");
+	conn_close(&c);
+}
+END_TEST
+
+START_TEST(test_filter_failure)
+{
+	struct logtap lt;
+	struct logrec r;
+	struct conn c;
+
+	use_filter("/bin/sh -c echo${IFS}partial;exit${IFS}3");
+	logtap_open(&lt);
+	conn_open(&c);
+	login(&c);
+	/* nothing of the message, one error line, and the session goes on */
+	ck_assert_str_eq(SAY(&c, "RETR 1\r\n"),
+	                 "-ERR [SYS/TEMP] Message 1 could not be filtered\r\n");
+	r = logtap_next(&lt, LOGREC_COMMAND);
+	while (strcmp(r.command, "RETR") != 0)
+		r = logtap_next(&lt, LOGREC_COMMAND);
+	ck_assert_str_eq(r.status, "ERR");
+	ck_assert_str_eq(r.detail, "filter exited with status 3");
+	ck_assert_str_eq(SAY(&c, "TOP 1 0\r\n"),
+	                 "-ERR [SYS/TEMP] Message 1 could not be filtered\r\n");
+	ck_assert(!c.closed);
+	ck_assert_str_eq(SAY(&c, "NOOP\r\n"), "+OK Still here\r\n");
+
+	use_filter("/bin/sleep 30");
+	params.filter.timeout_ms = 200;
+	ck_assert_str_eq(SAY(&c, "RETR 2\r\n"),
+	                 "-ERR [SYS/TEMP] Message 2 could not be filtered\r\n");
+	r = logtap_next(&lt, LOGREC_COMMAND);
+	while (strcmp(r.command, "RETR") != 0)
+		r = logtap_next(&lt, LOGREC_COMMAND);
+	ck_assert_str_eq(r.detail, "filter timed out after 200 ms");
+	ck_assert_str_eq(SAY(&c, "LIST 2\r\n"), "+OK 2 43\r\n");
+	conn_close(&c);
+	logtap_close(&lt);
+}
+END_TEST
+
+/* QUIT's UPDATE sends the number of messages really removed. */
+START_TEST(test_update_record)
+{
+	struct logtap lt;
+	struct logrec r;
+	struct conn c;
+	const char *p = th_path(home, "alice/new/1000.M1.test");
+
+	logtap_open(&lt);
+	conn_open(&c);
+	login(&c);
+	SAY(&c, "DELE 2\r\nDELE 4\r\n");
+	ck_assert_str_eq(SAY(&c, "QUIT\r\n"), "+OK Logging out, 2 messages removed\r\n");
+	r = logtap_next(&lt, LOGREC_UPDATE);
+	ck_assert_uint_eq(r.removed, 2);
+	ck_assert_str_eq(r.status, "OK");
+	ck_assert_str_eq(r.user, "alice");
+	conn_close(&c);
+
+	/* one of two cannot be removed: 1 removed, ERR and why */
+	conn_open(&c);
+	ck_assert_str_eq(SAY(&c, "USER alice\r\nPASS secret\r\n"),
+	                 "+OK Send your password\r\n+OK Logged in, 2 messages (102 octets)\r\n");
+	SAY(&c, "DELE 1\r\nDELE 2\r\n");
+	ck_assert_int_eq(unlink(p), 0);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	th_write_file(th_path(p, "x"), "x", 1);
+	SAY(&c, "QUIT\r\n");
+	r = logtap_next(&lt, LOGREC_UPDATE);
+	ck_assert_uint_eq(r.removed, 1);
+	ck_assert_str_eq(r.status, "ERR");
+	ck_assert_ptr_nonnull(strstr(r.detail, "1 of 2 messages not removed"));
+	conn_close(&c);
+	logtap_close(&lt);
+}
+END_TEST
+
 static Suite *
 pop3_session_suite(void)
 {
@@ -657,7 +832,9 @@ pop3_session_suite(void)
 	TCase *core = tcase_create("Core");
 	TCase *errors = tcase_create("Errors");
 	TCase *limits = tcase_create("Limits");
+	TCase *filter = tcase_create("Filter");
 
+	tcase_add_checked_fixture(filter, setup, teardown);
 	tcase_add_checked_fixture(core, setup, teardown);
 	tcase_add_checked_fixture(errors, setup, teardown);
 	tcase_add_checked_fixture(limits, setup, teardown);
@@ -684,6 +861,11 @@ pop3_session_suite(void)
 	tcase_add_test(errors, test_quit_in_authorization);
 	tcase_add_test(limits, test_long_lines);
 	tcase_add_test(limits, test_corpus_sizes);
+	tcase_add_test(filter, test_filter_retr_size_and_content);
+	tcase_add_test(filter, test_filter_top);
+	tcase_add_test(filter, test_filter_failure);
+	tcase_add_test(filter, test_update_record);
+	suite_add_tcase(s, filter);
 	suite_add_tcase(s, core);
 	suite_add_tcase(s, errors);
 	suite_add_tcase(s, limits);

@@ -117,7 +117,8 @@ logrec_encode(const struct logrec *r, uint8_t *buf, size_t cap)
 	put_u16(buf + 2, (uint16_t)total);
 	put_u64(buf + 4, r->time_us);
 	put_u32(buf + 12, r->pid);
-	put_u64(buf + 16, r->bytes);
+	/* One u64 slot, two meanings: see logrec.h. */
+	put_u64(buf + 16, r->type == LOGREC_UPDATE ? r->removed : r->bytes);
 	off = HEADER_SIZE;
 	for (i = 0; i < FIELD_COUNT; i++) {
 		buf[off++] = (uint8_t)len[i];
@@ -144,7 +145,10 @@ logrec_decode(const uint8_t *buf, size_t len, struct logrec *ret)
 	r.type = (enum logrec_type)buf[1];
 	r.time_us = get_be(buf + 4, 8);
 	r.pid = (uint32_t)get_be(buf + 12, 4);
-	r.bytes = get_be(buf + 16, 8);
+	if (r.type == LOGREC_UPDATE)
+		r.removed = get_be(buf + 16, 8);
+	else
+		r.bytes = get_be(buf + 16, 8);
 	off = HEADER_SIZE;
 	for (i = 0; i < FIELD_COUNT; i++) {
 		char *dst = (char *)&r + fields[i].offset;
@@ -176,6 +180,7 @@ logrec_type_name(enum logrec_type t)
 		[LOGREC_LOGIN_OK] = "LOGIN_OK",
 		[LOGREC_LOGIN_FAIL] = "LOGIN_FAIL",
 		[LOGREC_DISCONNECT] = "DISCONNECT",
+		[LOGREC_UPDATE] = "UPDATE",
 	};
 
 	if ((int)t < 1 || t > LOGREC_TYPE_MAX)
@@ -298,6 +303,9 @@ jadd_message(struct jbuild *b, const struct logrec *r, const char *ip)
 	if (r->type == LOGREC_DISCONNECT)
 		snprintf(bytes, sizeof(bytes), " (%llu bytes sent)",
 		         (unsigned long long)r->bytes);
+	else if (r->type == LOGREC_UPDATE)
+		snprintf(bytes, sizeof(bytes), " (%llu message%s removed)",
+		         (unsigned long long)r->removed, r->removed == 1 ? "" : "s");
 	jadd(b, "MESSAGE=%s%s%s %s%s%s%s%s%s", r->user, *r->user ? "@" : "",
 	     *ip ? ip : "-", *what ? what : "-", *r->status ? " " : "", r->status,
 	     *r->detail ? ": " : "", r->detail, bytes);
@@ -322,7 +330,10 @@ logrec_journal_fields(const struct logrec *r, const char *identifier,
 	jadd_str(&b, "POP3_STATUS", r->status);
 	jadd_str(&b, "POP3_SESSION", r->session);
 	jadd(&b, "POP3_PID=%lu", (unsigned long)r->pid);
-	jadd(&b, "POP3_BYTES=%llu", (unsigned long long)r->bytes);
+	if (r->type == LOGREC_UPDATE)
+		jadd(&b, "POP3_REMOVED=%llu", (unsigned long long)r->removed);
+	else
+		jadd(&b, "POP3_BYTES=%llu", (unsigned long long)r->bytes);
 	jadd_str(&b, "POP3_DETAIL", r->detail);
 	jadd(&b, "POP3_TIME_US=%llu", (unsigned long long)r->time_us);
 	if (extra && *extra)

@@ -4,7 +4,8 @@
  *   u8  version (=1)   u8 type   u16 total length of the record
  *   u64 time in microseconds since the epoch (CLOCK_REALTIME)
  *   u32 session process id
- *   u64 bytes sent to the client so far
+ *   u64 bytes sent to the client so far; for UPDATE instead the number
+ *       of messages removed from the mailbox
  *   then six fields, each u8 length + that many octets, in this order:
  *   session id, client ip, user, command, status, detail
  * Every field has a maximum length (below) and must hold no NUL or control
@@ -40,14 +41,17 @@ enum logrec_type {
 	LOGREC_LOGIN_OK = 3,    /* authentication succeeded, user set */
 	LOGREC_LOGIN_FAIL = 4,  /* authentication failed, detail says why */
 	LOGREC_DISCONNECT = 5,  /* session ended, detail = reason, bytes = sent */
-	LOGREC_TYPE_MAX = 5
+	LOGREC_UPDATE = 6,      /* QUIT's UPDATE state ended: removed = messages
+	                         * removed, status OK/ERR, detail = why not all */
+	LOGREC_TYPE_MAX = 6
 };
 
 struct logrec {
 	enum logrec_type type;
 	uint64_t time_us;
 	uint32_t pid;
-	uint64_t bytes;
+	uint64_t bytes;         /* all types but UPDATE (0 there) */
+	uint64_t removed;       /* UPDATE only (0 elsewhere) */
 	char session[LOGREC_SESSION_MAX + 1];
 	char client_ip[LOGREC_IP_MAX + 1];
 	char user[LOGREC_USER_MAX + 1];
@@ -64,7 +68,7 @@ int logrec_encode(const struct logrec *r, uint8_t *buf, size_t cap);
  * Returns 0 or -EBADMSG. Never reads beyond len. */
 int logrec_decode(const uint8_t *buf, size_t len, struct logrec *ret);
 
-/* "CONNECT", "COMMAND", ... or "UNKNOWN". */
+/* "CONNECT", "COMMAND", ..., "UPDATE" or "UNKNOWN". */
 const char *logrec_type_name(enum logrec_type t);
 
 /* Copies the first word of a command line into a command field: upper-cased,
@@ -87,7 +91,8 @@ const char *logrec_ip_unmap(const char *ip);
 
 /* Builds "KEY=value" fields for r into text[], with iov[] pointing at them:
  * POP3_TYPE, POP3_CLIENT_IP (unmapped), POP3_USER, POP3_COMMAND,
- * POP3_STATUS, POP3_SESSION, POP3_PID, POP3_BYTES, POP3_DETAIL,
+ * POP3_STATUS, POP3_SESSION, POP3_PID, POP3_BYTES (POP3_REMOVED for
+ * UPDATE), POP3_DETAIL,
  * POP3_TIME_US (when the session made the record, which may be long before
  * the logger reads it), MESSAGE (e.g. "alice@194.10.15.3 RETR OK"),
  * PRIORITY=6, SYSLOG_IDENTIFIER=identifier, then extra ("KEY=value") if not

@@ -179,10 +179,9 @@ now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-void
-logclient_send(struct logclient *lc, enum logrec_type type,
-               const char *line, size_t len,
-               const char *status, const char *detail)
+static void
+send_record(struct logclient *lc, enum logrec_type type, const char *line, size_t len,
+            const char *status, const char *detail, uint64_t removed)
 {
 	struct logrec r;
 	uint8_t buf[LOGREC_MAX_SIZE];
@@ -192,7 +191,10 @@ logclient_send(struct logclient *lc, enum logrec_type type,
 	r.type = type;
 	r.time_us = now_us();
 	r.pid = (uint32_t)getpid();
-	r.bytes = lc->bytes;
+	if (type == LOGREC_UPDATE)
+		r.removed = removed;
+	else
+		r.bytes = lc->bytes;
 	memcpy(r.session, lc->session, sizeof(lc->session));
 	memcpy(r.client_ip, lc->client_ip, sizeof(r.client_ip));
 	memcpy(r.user, lc->user, sizeof(r.user));
@@ -204,6 +206,21 @@ logclient_send(struct logclient *lc, enum logrec_type type,
 	n = logrec_encode(&r, buf, sizeof(buf));
 	if (n < 0 || send_queue(lc, buf, (size_t)n) < 0)
 		send_journal(lc, &r);
+}
+
+void
+logclient_send(struct logclient *lc, enum logrec_type type,
+               const char *line, size_t len,
+               const char *status, const char *detail)
+{
+	send_record(lc, type, line, len, status, detail, 0);
+}
+
+void
+logclient_send_update(struct logclient *lc, uint64_t removed,
+                      const char *status, const char *detail)
+{
+	send_record(lc, LOGREC_UPDATE, NULL, 0, status, detail, removed);
 }
 
 void

@@ -39,6 +39,11 @@ void logclient_send(struct logclient *lc, enum logrec_type type,
                     const char *line, size_t len,
                     const char *status, const char *detail);
 
+/* Sends the UPDATE record: removed = messages removed from the mailbox,
+ * status "OK"/"ERR", detail why some were not removed ("" for none). */
+void logclient_send_update(struct logclient *lc, uint64_t removed,
+                           const char *status, const char *detail);
+
 /* Records that went to the journal instead of the queue. */
 unsigned long logclient_fallbacks(const struct logclient *lc);
 

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "auth.h"
+#include "filter.h"
 #include "linebuf.h"
 #include "logclient.h"
 #include "maildir.h"
@@ -410,7 +411,56 @@ cmd_listing(struct pop3_session *s, const struct pop3_cmdline *c, bool uidl)
 	return true;
 }
 
-/* RETR (body_lines < 0) and TOP. */
+static bool
+filter_configured(const struct pop3_session *s)
+{
+	return s->p->filter.command != NULL && s->p->filter.command[0] != '\0';
+}
+
+/* Replaces *fd (the message) by the filter's spooled output. On failure
+ * the reason goes to this command's log record and *fd is closed. */
+static int
+filter_message(struct pop3_session *s, int *fd)
+{
+	char why[LOGREC_DETAIL_MAX + 1];
+	int out = -1, r;
+
+	r = filter_run(&s->p->filter, *fd, &out, why, sizeof(why));
+	close(*fd);
+	*fd = out;
+	if (r < 0)
+		snprintf(s->detail, sizeof(s->detail), "%s", why);
+	return r;
+}
+
+/* The "+OK" line. RETR announces the exact size it sends: the scanned size,
+ * or for a filtered message the size of the filter's output (LIST and STAT
+ * keep the unfiltered sizes; see pop3s.conf(5), FILTER). */
+static int
+retr_header(struct pop3_session *s, const struct mailbox_msg *m, int fd, long body_lines,
+            char *header, size_t len)
+{
+	uint64_t size = m->size;
+	int r;
+
+	if (body_lines >= 0) {
+		snprintf(header, len, "+OK Top of message follows\r\n");
+		return 0;
+	}
+	if (filter_configured(s)) {
+		r = msgstream_size_fd(fd, &size);
+		if (r < 0) {
+			snprintf(s->detail, sizeof(s->detail), "cannot read the filter output: %s",
+			         strerror(-r));
+			return r;
+		}
+	}
+	snprintf(header, len, "+OK %" PRIu64 " octets\r\n", size);
+	return 0;
+}
+
+/* RETR (body_lines < 0) and TOP. With a filter, the whole message passes
+ * through it first; TOP then cuts the filter's output. */
 static bool
 send_message(struct pop3_session *s, const char *arg, long body_lines)
 {
@@ -428,10 +478,12 @@ send_message(struct pop3_session *s, const char *arg, long body_lines)
 	r = mailbox_msg_open(s->mb, n - 1, &fd);
 	if (r < 0)
 		return reply_err(s, "[SYS/TEMP] Message %" PRIu64 " cannot be read", n);
-	if (body_lines < 0)
-		snprintf(header, sizeof(header), "+OK %" PRIu64 " octets\r\n", m->size);
-	else
-		snprintf(header, sizeof(header), "+OK Top of message follows\r\n");
+	if (filter_configured(s) && filter_message(s, &fd) < 0)
+		return reply_err(s, "[SYS/TEMP] Message %" PRIu64 " could not be filtered", n);
+	if (retr_header(s, m, fd, body_lines, header, sizeof(header)) < 0) {
+		close(fd);
+		return reply_err(s, "[SYS/TEMP] Message %" PRIu64 " could not be filtered", n);
+	}
 	r = msgstream_send_fd(fd, body_lines, header, s->t, &started);
 	close(fd);
 	if (r == 0)
@@ -492,10 +544,12 @@ cmd_rset(struct pop3_session *s, const struct pop3_cmdline *c)
 	return reply_ok(s, "%zu messages (%" PRIu64 " octets)", count, octets);
 }
 
-/* QUIT in TRANSACTION: the UPDATE state. */
+/* QUIT in TRANSACTION: the UPDATE state. The UPDATE record tells the
+ * logger how many messages were really removed (its deleted counter). */
 static bool
 cmd_quit_update(struct pop3_session *s)
 {
+	char why[LOGREC_DETAIL_MAX + 1];
 	size_t i, marked = 0, failed = 0;
 	int r;
 
@@ -505,10 +559,15 @@ cmd_quit_update(struct pop3_session *s)
 		marked += s->mb->msgs[i].deleted;
 	r = marked ? mailbox_expunge(s->mb, &failed) : 0;
 	if (r < 0) {
-		snprintf(s->detail, sizeof(s->detail), "%zu of %zu messages not removed: %s",
+		snprintf(why, sizeof(why), "%zu of %zu messages not removed: %s",
 		         failed, marked, strerror(-r));
+		snprintf(s->detail, sizeof(s->detail), "%s", why);
+		if (s->p->log)
+			logclient_send_update(s->p->log, marked - failed, "ERR", why);
 		return reply_err(s, "[SYS/TEMP] %zu deleted messages could not be removed", failed);
 	}
+	if (s->p->log)
+		logclient_send_update(s->p->log, marked, "OK", "");
 	return reply_ok(s, "Logging out, %zu message%s removed", marked, marked == 1 ? "" : "s");
 }
 

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "filter.h"
 #include "transport.h"
 
 struct logclient;
@@ -23,6 +24,7 @@ struct pop3_params {
 	unsigned max_auth_failures;   /* close the connection after this many */
 	const char *implementation;   /* CAPA IMPLEMENTATION value */
 	struct logclient *log;        /* may be NULL */
+	struct filter_config filter;  /* RETR/TOP filter; command NULL or "" = none */
 };
 
 enum pop3_result {

@@ -186,6 +186,16 @@ run(const struct pop3s_config *cfg, struct tls_server *tls, int fd,
 	}
 }
 
+/* The filter's spool directory: $TMPDIR if it is an absolute path, else
+ * /tmp (private to the session under PrivateTmp=yes). */
+static const char *
+filter_tmpdir(void)
+{
+	const char *d = getenv("TMPDIR");
+
+	return d != NULL && d[0] == '/' ? d : "/tmp";
+}
+
 int
 session_loop_run(const struct pop3s_config *cfg, struct tls_server *tls, int fd,
                  struct logclient *log)
@@ -220,6 +230,10 @@ session_loop_run(const struct pop3s_config *cfg, struct tls_server *tls, int fd,
 	params.max_auth_failures = cfg->max_auth_failures;
 	params.implementation = "pop3s-" PACKAGE_VERSION;
 	params.log = log;
+	params.filter.command = cfg->filter;
+	params.filter.timeout_ms = cfg->filter_timeout_ms;
+	params.filter.max_bytes = cfg->filter_max_bytes;
+	params.filter.tmpdir = filter_tmpdir();
 	s = pop3_session_new(&params, t);
 	if (s == NULL) {
 		fprintf(stderr, "pop3s-session: cannot create session: %s\n", strerror(ENOMEM));

@@ -3,7 +3,7 @@ and a small sender for POSIX message queues through ctypes, for tests that
 talk to pop3s-logger without a session.
 
 Layout (big-endian): u8 version, u8 type, u16 total length, u64 time in
-microseconds, u32 pid, u64 bytes, then six fields of u8 length + octets:
+microseconds, u32 pid, u64 bytes (for UPDATE: messages removed), then six fields of u8 length + octets:
 session id, client ip, user, command, status, detail.
 """
 
@@ -15,7 +15,7 @@ import struct
 import time
 
 VERSION = 1
-CONNECT, COMMAND, LOGIN_OK, LOGIN_FAIL, DISCONNECT = range(1, 6)
+CONNECT, COMMAND, LOGIN_OK, LOGIN_FAIL, DISCONNECT, UPDATE = range(1, 7)
 MAX_SIZE = 512
 HEADER = struct.Struct(">BBHQIQ")
 
@@ -44,9 +44,10 @@ def _valid(value, maximum, token):
 
 
 def encode(rtype, time_us=0, pid=0, sent=0, session="", client_ip="", user="",
-           command="", status="", detail="", check=True):
+           command="", status="", detail="", check=True, removed=0):
     """Returns the record as bytes. With check=False, field contents are not
-    validated, so tests can build records the logger must reject."""
+    validated, so tests can build records the logger must reject. The u64
+    slot carries sent, or removed for an UPDATE record."""
     values = dict(session=session, client_ip=client_ip, user=user,
                   command=command, status=status, detail=detail)
     body = b""
@@ -56,9 +57,10 @@ def encode(rtype, time_us=0, pid=0, sent=0, session="", client_ip="", user="",
             raise ValueError("bad %s field: %r" % (name, value))
         body += bytes([len(value) & 0xFF]) + value
     total = HEADER.size + len(body)
-    if check and not 1 <= rtype <= DISCONNECT:
+    if check and not 1 <= rtype <= UPDATE:
         raise ValueError("bad record type %d" % rtype)
-    return HEADER.pack(VERSION, rtype, total & 0xFFFF, time_us, pid, sent) + body
+    slot = removed if rtype == UPDATE else sent
+    return HEADER.pack(VERSION, rtype, total & 0xFFFF, time_us, pid, slot) + body
 
 
 def _librt():
