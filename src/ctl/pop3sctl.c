@@ -38,7 +38,7 @@ usage(FILE *out)
 	    "       pop3sctl [-c file] config set key value\n"
 	    "       pop3sctl [-c file] config list\n"
 	    "       pop3sctl [-c file] stats [--json]\n"
-	    "       pop3sctl [-c file] log [--since time] [--journal-dir dir] user\n"
+	    "       pop3sctl [-c file] log [--since time] [--journal-dir dir] name\n"
 	    "       pop3sctl -h\n"
 	    "The configuration file is %s unless -c is given.\n", CONFIG_DEFAULT_PATH);
 }
