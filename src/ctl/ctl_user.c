@@ -458,8 +458,10 @@ mailbox_purge(int hfd, int ufd, const char *home, const char *user, char *what, 
 	r = rm_children(ufd, 0, inner, sizeof(inner));
 	if (r == 0 && unlinkat(hfd, user, AT_REMOVEDIR) < 0)
 		r = -errno;
-	if (r < 0)
-		snprintf(what, len, "%s/%s%s%s", home, user, inner[0] ? ": near " : "", inner);
+	/* a message cut short is still a message */
+	if (r < 0 && snprintf(what, len, "%s/%s%s%s", home, user, inner[0] ? ": near " : "",
+	                      inner) >= (int)len)
+		what[len - 1] = '\0';
 	return r;
 }
 
