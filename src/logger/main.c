@@ -20,6 +20,7 @@
 #include "config.h"
 #include "logd_file.h"
 #include "logd_journal.h"
+#include "logd_metrics.h"
 #include "logq.h"
 #include "logrec.h"
 
@@ -48,7 +49,8 @@ struct logger {
 	size_t bufsize;
 	unsigned long records;
 	bool file_failing;
-	struct problem malformed, file_err, journal_err;
+	struct problem malformed, file_err, journal_err, metrics_err;
+	struct logd_metrics metrics;
 };
 
 static void
@@ -259,9 +261,11 @@ handle_message(struct logger *lg, size_t len)
 
 	if (logrec_decode(lg->buf, len, &rec) < 0) {
 		problem_add(&lg->malformed, 0);
+		logd_metrics_malformed(&lg->metrics);
 		return;
 	}
 	lg->records++;
+	logd_metrics_record(&lg->metrics, &rec);
 	if (rec.type == LOGREC_COMMAND)
 		write_file(lg, &rec);
 	r = logd_journal_send(&rec, NULL);
@@ -312,6 +316,24 @@ handle_signals(struct logger *lg)
 	return stop;
 }
 
+static void
+metrics_tick(struct logger *lg)
+{
+	int r = logd_metrics_tick(&lg->metrics, monotime_ms());
+
+	if (r < 0)
+		problem_add(&lg->metrics_err, r);
+}
+
+/* Wakes up for the reports, the metrics' pid check and their save. */
+static int
+poll_timeout(const struct logger *lg)
+{
+	uint64_t ms = logd_metrics_next_ms(&lg->metrics, monotime_ms());
+
+	return (int)(ms < REPORT_INTERVAL_US / 1000 ? ms : REPORT_INTERVAL_US / 1000);
+}
+
 static int
 run(struct logger *lg)
 {
@@ -321,7 +343,7 @@ run(struct logger *lg)
 	};
 
 	for (;;) {
-		if (poll(p, 2, (int)(REPORT_INTERVAL_US / 1000)) < 0) {
+		if (poll(p, 2, poll_timeout(lg)) < 0) {
 			if (errno == EINTR)
 				continue;
 			fprintf(stderr, PROG ": poll: %s\n", strerror(errno));
@@ -333,9 +355,11 @@ run(struct logger *lg)
 			return 0;
 		if (p[1].revents && drain(lg, BATCH) < 0)
 			return -EIO;
+		metrics_tick(lg);
 		problem_report(&lg->malformed, false);
 		problem_report(&lg->file_err, false);
 		problem_report(&lg->journal_err, false);
+		problem_report(&lg->metrics_err, false);
 	}
 }
 
@@ -345,6 +369,7 @@ shut_down(struct logger *lg)
 {
 	struct mq_attr a;
 	unsigned long queued = 0;
+	int r;
 
 	sd_notify(0, "STOPPING=1");
 	if (mq_getattr(lg->q, &a) == 0 && a.mq_curmsgs > 0)
@@ -352,9 +377,30 @@ shut_down(struct logger *lg)
 	(void)drain(lg, queued);
 	logd_file_close(lg->file);
 	lg->file = NULL;
+	r = logd_metrics_save(&lg->metrics, monotime_ms());
+	if (r < 0)
+		problem_add(&lg->metrics_err, r);
 	problem_report(&lg->malformed, true);
 	problem_report(&lg->file_err, true);
 	problem_report(&lg->journal_err, true);
+	problem_report(&lg->metrics_err, true);
+}
+
+/* Metrics never keep the logger from logging: a state directory that
+ * cannot be read or written is reported, and the counters go on in memory. */
+static void
+load_metrics(struct logger *lg)
+{
+	char where[PATH_MAX + 64];
+	int r;
+
+	logd_metrics_init(&lg->metrics, lg->cfg.state);
+	r = logd_metrics_load(&lg->metrics, monotime_ms());
+	if (r < 0)
+		fprintf(stderr, PROG ": %sSTATE=%s: cannot load %s: %s; counting from zero%s\n",
+		        config_where(&lg->cfg, CONF_STATE, where, sizeof(where)), lg->cfg.state,
+		        METRICS_FILE, strerror(-r),
+		        r == -EBADMSG ? " (the file will be replaced)" : "");
 }
 
 static int
@@ -363,6 +409,7 @@ setup(struct logger *lg)
 	if (open_signals(lg) < 0 || open_queue(lg) < 0 || prepare_queue(lg) < 0 ||
 	    open_file(lg) < 0)
 		return -1;
+	load_metrics(lg);
 	return 0;
 }
 
@@ -374,6 +421,7 @@ main(int argc, char **argv)
 		.journal_err = { .what = "journal entries lost" },
 	};
 	static char file_what[PATH_MAX + 64];
+	static char metrics_what[PATH_MAX + 64];
 	const char *path = CONFIG_DEFAULT_PATH;
 	char err[CONFIG_ERR_MAX];
 	bool check = false;
@@ -393,6 +441,9 @@ main(int argc, char **argv)
 	}
 	snprintf(file_what, sizeof(file_what), "cannot write %s, lines lost", lg.cfg.logs);
 	lg.file_err.what = file_what;
+	snprintf(metrics_what, sizeof(metrics_what), "cannot save the metrics in %s",
+	         lg.cfg.state);
+	lg.metrics_err.what = metrics_what;
 	if (setup(&lg) < 0)
 		return 1;
 	sd_notify(0, "READY=1");
