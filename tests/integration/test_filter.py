@@ -1,0 +1,189 @@
+"""FILTER= end to end: RETR and TOP through a real filter program run by the
+real pop3s-session, failures answered with -ERR [SYS/TEMP] without ending the
+session, the time limit, and what reaches the logger."""
+import os
+import poplib
+import shutil
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pop3test import Results, Server, to_crlf  # noqa: E402
+
+R = Results("filter")
+PW = Server.USERS["alice"]
+# No shell: words are split on spaces, so the header's space is sed's \x20.
+TAGGER = r"/usr/bin/sed 1iX-Spam:\x20no"
+
+
+def server(**conf):
+    """A server whose logger keeps its metrics in a private directory."""
+    state = tempfile.mkdtemp(prefix="pop3s-state.")
+    srv = Server(STATE=state, **conf)
+    srv.state = state
+    return srv
+
+
+def finish(srv):
+    srv.close()
+    shutil.rmtree(srv.state, ignore_errors=True)
+
+
+def login(srv):
+    p = srv.poplib()
+    p.user("alice")
+    p.pass_(PW)
+    return p
+
+
+def stored(srv):
+    """{uidl: bytes as RETR sends them unfiltered}."""
+    out = {}
+    for rel in srv.messages("alice"):
+        with open(os.path.join(srv.home, "alice", rel), "rb") as f:
+            out[os.path.basename(rel).split(":")[0]] = to_crlf(f.read())
+    return out
+
+
+def uidls(p):
+    return {int(n): u.decode() for n, u in (l.split() for l in p.uidl()[1])}
+
+
+def metrics(srv, key, want, timeout=10):
+    """The value of key in STATE/metrics once it equals want (or the last one)."""
+    end = time.time() + timeout
+    value = None
+    while time.time() < end:
+        try:
+            with open(os.path.join(srv.state, "metrics")) as f:
+                values = dict(l.strip().split("=", 1) for l in f if "=" in l)
+            value = int(values.get(key, -1))
+        except FileNotFoundError:
+            pass
+        if value == want:
+            break
+        time.sleep(0.1)
+    return value
+
+
+def test_tagging_filter(r):
+    srv = server(FILTER=TAGGER)
+    try:
+        srv.start()
+        want = stored(srv)
+        p = login(srv)
+        names = uidls(p)
+        ok = True
+        for n, uidl in sorted(names.items()):
+            resp, lines, _ = p.retr(n)
+            sent = b"".join(l + b"\r\n" for l in lines)
+            announced = int(resp.split()[1])
+            expect = b"X-Spam: no\r\n" + want[uidl]
+            # lines come back un-stuffed: compare with the unstuffed message
+            if sent != expect or announced != len(expect):
+                ok = False
+                r.check(False, f"RETR {n} through the filter", f"{resp!r} {sent[:80]!r}")
+                break
+            listed = int(p.list(n).split()[2])
+            if listed != len(want[uidl]):
+                ok = False
+                r.check(False, f"LIST {n} is the unfiltered size", f"{listed}")
+                break
+        r.check(ok and names, "RETR: tagged header, exact '+OK N octets' of the filtered "
+                "message; LIST keeps the stored size", f"{len(names)} messages")
+        resp, lines, _ = p.top(1, 0)
+        r.check(lines[0] == b"X-Spam: no" and lines[-1] == b"",
+                "TOP 1 0 goes through the filter too", repr(lines[:3]))
+        p.quit()
+        r.check(metrics(srv, "messages_retrieved", len(names)) == len(names),
+                "the logger counts each filtered RETR")
+        lines = srv.wait_log(lambda l: sum(x.endswith(" RETR") for x in l) >= len(names))
+        r.check(sum(x.endswith(" RETR") for x in lines) == len(names), "the log has the RETRs")
+    finally:
+        finish(srv)
+
+
+def test_failing_filter(r):
+    srv = server(FILTER="/bin/sh -c echo${IFS}half;exit${IFS}1")
+    try:
+        srv.start()
+        p = login(srv)
+        count = p.stat()[0]
+        try:
+            p.retr(1)
+            r.check(False, "a failing filter gives -ERR")
+        except poplib.error_proto as e:
+            r.check(str(e).startswith("b'-ERR [SYS/TEMP] Message 1 could not be filtered"),
+                    "a failing filter gives -ERR [SYS/TEMP], nothing of the message", str(e))
+        r.check(p.noop().startswith(b"+OK") and p.stat()[0] == count,
+                "and the session goes on")
+        try:
+            p.top(1, 0)
+            r.check(False, "TOP through a failing filter gives -ERR")
+        except poplib.error_proto as e:
+            r.check("[SYS/TEMP]" in str(e), "TOP through a failing filter gives -ERR [SYS/TEMP]")
+        p.quit()
+        lines = srv.wait_log(lambda l: l and l[-1].endswith(" QUIT"))
+        cmds = [l.split()[2] for l in lines]
+        r.check("RETR" in cmds and "TOP" in cmds, "the log has the failed RETR and TOP",
+                repr(cmds))
+        # the log file has no status column: the counter shows it was ERR
+        r.check(metrics(srv, "logins_ok", 1) == 1 and
+                metrics(srv, "messages_retrieved", 0, timeout=2) == 0,
+                "the logger saw the RETR as ERR (not counted as retrieved)")
+    finally:
+        finish(srv)
+
+
+def test_missing_filter(r):
+    srv = server(FILTER="/nonexistent/filter --flag")
+    try:
+        srv.start()
+        p = login(srv)
+        try:
+            p.retr(1)
+            r.check(False, "a missing filter program gives -ERR")
+        except poplib.error_proto as e:
+            r.check("[SYS/TEMP]" in str(e), "a missing filter program gives -ERR [SYS/TEMP]")
+        r.check(p.noop().startswith(b"+OK"), "and the session goes on")
+        p.quit()
+    finally:
+        finish(srv)
+
+
+def test_hanging_filter(r):
+    srv = server(FILTER="/bin/sleep 30", FILTER_TIMEOUT_MS="500")
+    try:
+        srv.start()
+        p = login(srv)
+        t = time.monotonic()
+        try:
+            p.retr(1)
+            r.check(False, "a hanging filter gives -ERR")
+        except poplib.error_proto as e:
+            took = time.monotonic() - t
+            r.check("[SYS/TEMP]" in str(e) and took < 3,
+                    "a hanging filter gives -ERR [SYS/TEMP] after FILTER_TIMEOUT_MS",
+                    f"{e} after {took:.1f}s")
+        r.check(p.noop().startswith(b"+OK"), "and the session goes on")
+        p.quit()
+        r.check(srv.wait_sessions_gone(), "the session ends normally afterwards")
+        sleepers = []
+        for d in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    if f.read() == b"/bin/sleep\x0030\x00":
+                        with open(f"/proc/{d}/stat") as g:
+                            if g.read().rsplit(")", 1)[1].split()[0] != "Z":
+                                sleepers.append(d)
+            except OSError:
+                continue
+        r.check(not sleepers, "the filter was killed", repr(sleepers))
+    finally:
+        finish(srv)
+
+
+for t in (test_tagging_filter, test_failing_filter, test_missing_filter, test_hanging_filter):
+    R.run(t)
+R.finish()
