@@ -435,12 +435,15 @@ START_TEST(test_persistence)
 	ck_assert_uint_eq(again->nlive, 1);
 	ck_assert_uint_ne(again->m.updated, 0);
 	/* the surviving session's DISCONNECT still ends it */
-	lm = again;
-	feed(LOGREC_DISCONNECT, me, "s1", "", "", 10);
+	{
+		struct logd_metrics *first = lm;
+
+		lm = again;
+		feed(LOGREC_DISCONNECT, me, "s1", "", "", 10);
+		lm = first;
+	}
 	ck_assert_uint_eq(again->m.sessions_current, 0);
 	free(again);
-	lm = NULL;
-	lm = calloc(1, sizeof(*lm));   /* for the teardown */
 }
 END_TEST
 
