@@ -46,7 +46,7 @@ assert_no_children(void)
 static int
 run(const char *cmd, unsigned timeout_ms, uint64_t max, int *fd, char *why, size_t whylen)
 {
-	struct filter_config fc = { cmd, timeout_ms, max, dir };
+	struct filter_config fc = { cmd, timeout_ms, max, dir, NULL };
 
 	*fd = -1;
 	return filter_run(&fc, msg_fd, fd, why, whylen);
@@ -285,6 +285,37 @@ START_TEST(test_grandchild_killed)
 }
 END_TEST
 
+static volatile sig_atomic_t stop_flag;
+
+static void
+on_alarm(int sig)
+{
+	stop_flag = sig;
+}
+
+START_TEST(test_cancel)
+{
+	struct filter_config fc = { "/bin/sleep 30", 20000, 1 << 20, dir, &stop_flag };
+	struct sigaction sa;
+	uint64_t t0 = monotime_ms();
+	char why[256];
+	int fd = -1;
+
+	/* a stop signal arriving while the filter runs, as SIGTERM does in
+	 * a session: no SA_RESTART, so poll() returns at once */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
+	stop_flag = 0;
+	ualarm(200000, 0);
+	ck_assert_int_eq(filter_run(&fc, msg_fd, &fd, why, sizeof(why)), -ECANCELED);
+	ck_assert_str_eq(why, "filter cancelled: the session is stopping");
+	ck_assert_int_eq(fd, -1);
+	ck_assert_uint_lt(monotime_ms() - t0, 1000);
+	assert_no_children();
+}
+END_TEST
+
 START_TEST(test_output_limit)
 {
 	uint64_t t0 = monotime_ms();
@@ -335,7 +366,7 @@ END_TEST
 
 START_TEST(test_bad_tmpdir)
 {
-	struct filter_config fc = { "/bin/cat", 5000, 1 << 20, "/nonexistent" };
+	struct filter_config fc = { "/bin/cat", 5000, 1 << 20, "/nonexistent", NULL };
 	char why[256];
 	int fd = -1;
 
@@ -367,6 +398,7 @@ filter_suite(void)
 	tcase_add_test(bad, test_timeout_after_closing_stdout);
 	tcase_add_test(bad, test_grandchild_killed);
 	tcase_add_test(bad, test_output_limit);
+	tcase_add_test(bad, test_cancel);
 	tcase_add_test(bad, test_cannot_run);
 	tcase_add_test(bad, test_bad_command);
 	tcase_add_test(bad, test_bad_tmpdir);

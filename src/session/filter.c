@@ -162,7 +162,14 @@ struct run {
 	int spool;
 	uint64_t written;
 	uint64_t deadline;  /* monotonic ms */
+	const volatile sig_atomic_t *cancel;
 };
+
+static bool
+cancelled(const struct run *rn)
+{
+	return rn->cancel != NULL && *rn->cancel != 0;
+}
 
 static int
 write_all(int fd, const char *p, size_t len)
@@ -194,6 +201,10 @@ pump(struct run *rn, uint64_t max)
 		ssize_t n;
 		int r;
 
+		/* The stop signal interrupts poll() (EINTR), so this is seen at
+		 * once. */
+		if (cancelled(rn))
+			return -ECANCELED;
 		if (now >= rn->deadline)
 			return -ETIMEDOUT;
 		r = poll(&p, 1, (int)(rn->deadline - now));
@@ -233,6 +244,8 @@ wait_exit(const struct run *rn)
 		if (waitid(P_PID, (id_t)rn->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
 		    si.si_pid == rn->pid)
 			return 0;
+		if (cancelled(rn))
+			return -ECANCELED;
 		if (monotime_ms() >= rn->deadline)
 			return -ETIMEDOUT;
 		nanosleep(&nap, NULL);
@@ -269,6 +282,8 @@ judge(const struct filter_config *fc, const char *prog, int pumped, int status, 
 {
 	if (exec_err)
 		return fail(-exec_err, why, whylen, "cannot run %s: %s", prog, strerror(exec_err));
+	if (pumped == -ECANCELED)
+		return fail(-ECANCELED, why, whylen, "filter cancelled: the session is stopping");
 	if (pumped == -ETIMEDOUT)
 		return fail(-ETIMEDOUT, why, whylen, "filter timed out after %u ms", fc->timeout_ms);
 	if (pumped == -EFBIG)
@@ -324,6 +339,7 @@ filter_run(const struct filter_config *fc, int in_fd, int *ret_fd, char *why, si
 		goto out;
 	}
 	rn.deadline = monotime_ms() + fc->timeout_ms;
+	rn.cancel = fc->cancel;
 	rn.pid = fork();
 	if (rn.pid < 0) {
 		r = fail(-errno, why, whylen, "cannot fork: %s", strerror(errno));

@@ -9,6 +9,7 @@
 #ifndef POP3S_FILTER_H
 #define POP3S_FILTER_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,13 +18,18 @@ struct filter_config {
 	unsigned timeout_ms;
 	uint64_t max_bytes;
 	const char *tmpdir;         /* where the spool file is made */
+	/* If not NULL and nonzero (set by a SIGTERM handler), the filter is
+	 * killed and filter_run returns -ECANCELED: a stopping session does
+	 * not wait out FILTER_TIMEOUT_MS. NULL: never cancelled. */
+	const volatile sig_atomic_t *cancel;
 };
 
 /* Runs the filter on the message in in_fd (read from offset 0). On success
  * returns 0 and a readable fd (offset 0) holding the filter's output in
  * *ret_fd. On failure returns -errno and a one-line reason in why
  * ("filter exited with status 3", "filter timed out after 10000 ms",
- * "filter output exceeds 67108864 bytes", "cannot run /x: No such file"). */
+ * "filter output exceeds 67108864 bytes", "cannot run /x: No such file",
+ * "filter cancelled: the session is stopping"). */
 int filter_run(const struct filter_config *fc, int in_fd, int *ret_fd, char *why, size_t whylen);
 
 #endif

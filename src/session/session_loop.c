@@ -234,6 +234,7 @@ session_loop_run(const struct pop3s_config *cfg, struct tls_server *tls, int fd,
 	params.filter.timeout_ms = cfg->filter_timeout_ms;
 	params.filter.max_bytes = cfg->filter_max_bytes;
 	params.filter.tmpdir = filter_tmpdir();
+	params.filter.cancel = &stop_requested;
 	s = pop3_session_new(&params, t);
 	if (s == NULL) {
 		fprintf(stderr, "pop3s-session: cannot create session: %s\n", strerror(ENOMEM));

@@ -4,6 +4,7 @@ session, the time limit, and what reaches the logger."""
 import os
 import poplib
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -184,6 +185,34 @@ def test_hanging_filter(r):
         finish(srv)
 
 
-for t in (test_tagging_filter, test_failing_filter, test_missing_filter, test_hanging_filter):
+def test_sigterm_during_filter(r):
+    srv = server(FILTER="/bin/sleep 30", FILTER_TIMEOUT_MS="60000")
+    try:
+        srv.start()
+        c = srv.raw()
+        c.send(b"USER alice\r\n")
+        c.line()
+        c.send(b"PASS " + PW.encode() + b"\r\n")
+        c.line()
+        c.send(b"RETR 1\r\n")
+        time.sleep(0.5)
+        pids = srv.session_pids()
+        t = time.monotonic()
+        for pid in pids:
+            os.kill(pid, signal.SIGTERM)
+        gone = srv.wait_sessions_gone(timeout=5)
+        took = time.monotonic() - t
+        r.check(len(pids) == 1 and gone and took < 3,
+                "SIGTERM ends a session waiting for its filter at once", f"{took:.1f}s")
+        reply = c.line() if c.closed(timeout=5) or c.buf else b""
+        r.check(reply.startswith(b"-ERR [SYS/TEMP]"), "the RETR is answered -ERR [SYS/TEMP]",
+                repr(reply))
+        c.close()
+    finally:
+        finish(srv)
+
+
+for t in (test_tagging_filter, test_failing_filter, test_missing_filter, test_hanging_filter,
+          test_sigterm_during_filter):
     R.run(t)
 R.finish()
