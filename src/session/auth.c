@@ -107,6 +107,36 @@ ct_streq(const char *a, const char *b)
 	return d == 0;
 }
 
+static unsigned long hash_count;
+static char last_setting[AUTH_LINE_MAX];
+
+/* Counts a crypt(3) computation and keeps its setting (the hash up to its
+ * last '$': method, cost and salt), which tests compare. */
+static void
+note_hash(const char *hash)
+{
+	const char *end = strrchr(hash, '$');
+	size_t n = end ? (size_t)(end - hash) + 1 : 0;
+
+	if (n >= sizeof(last_setting))
+		n = sizeof(last_setting) - 1;
+	memcpy(last_setting, hash, n);
+	last_setting[n] = '\0';
+	hash_count++;
+}
+
+unsigned long
+auth_hash_count(void)
+{
+	return hash_count;
+}
+
+const char *
+auth_last_setting(void)
+{
+	return last_setting;
+}
+
 /* Returns 1 if password hashes to hash, 0 if not, -1 if crypt_rn refused
  * the hash (NULL, or a failure token "*0"/"*1" from older libraries). */
 static int
@@ -115,6 +145,7 @@ verify(const char *password, const char *hash, struct crypt_data *data)
 	const char *out;
 
 	out = crypt_rn(password, hash, data, (int)sizeof(*data));
+	note_hash(hash);
 	if (out == NULL || out[0] == '*')
 		return -1;
 	return ct_streq(out, hash) ? 1 : 0;
@@ -128,10 +159,14 @@ burn(const char *password, const char *decoy, struct crypt_data *data)
 {
 	const char *out = NULL;
 
-	if (decoy[0] != '\0')
+	if (decoy[0] != '\0') {
 		out = crypt_rn(password, decoy, data, (int)sizeof(*data));
-	if (out == NULL || out[0] == '*')
+		note_hash(decoy);
+	}
+	if (out == NULL || out[0] == '*') {
 		(void)crypt_rn(password, builtin_hash, data, (int)sizeof(*data));
+		note_hash(builtin_hash);
+	}
 }
 
 static void

@@ -24,4 +24,11 @@ enum auth_result {
 enum auth_result auth_check(const char *users_file, const char *user,
                             const char *password, char *err, size_t errlen);
 
+/* For tests: the number of crypt(3) computations this process has done,
+ * and the setting (method, cost and salt: the hash up to its last '$') of
+ * the last one. They show that an unknown user costs a real computation
+ * of the same method and cost, without measuring time. */
+unsigned long auth_hash_count(void);
+const char *auth_last_setting(void);
+
 #endif
