@@ -120,7 +120,7 @@ def test_counters_and_restart(r):
                 "no temporary files in STATE", repr(os.listdir(state)))
 
         if os.access(PCTL, os.X_OK):
-            p = subprocess.run([PCTL, "stats", "--json", "-c", srv.conf], capture_output=True,
+            p = subprocess.run([PCTL, "-c", srv.conf, "stats", "--json"], capture_output=True,
                                text=True, timeout=20)
             if p.returncode == 0:
                 j = json.loads(p.stdout)
