@@ -120,9 +120,10 @@ class Server:
         settings = {
             "HOME": self.home, "USERS": os.path.join(self.dir, "users"), "LOGS": self.logs,
             "CERT": self.cert, "KEY": self.key, "QUEUE": self.queue, "TIMEOUT": "600",
-            "HANDSHAKE_TIMEOUT": "10", "AUTH_DELAY_MS": "1000",
+            "HANDSHAKE_TIMEOUT": "10", "AUTH_DELAY_MS": "1000", "STATE": os.path.join(self.dir, "state"),
         }
         settings.update({k: str(v) for k, v in conf.items()})
+        os.makedirs(os.path.join(self.dir, "state"), exist_ok=True)
         self.conf = os.path.join(self.dir, "pop3s.conf")
         with open(self.conf, "w") as f:
             f.write("# written by pop3test.py\n")
