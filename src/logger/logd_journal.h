@@ -1,6 +1,7 @@
 /* Journal output with structured fields: POP3_TYPE, POP3_CLIENT_IP,
  * POP3_USER, POP3_COMMAND, POP3_STATUS, POP3_SESSION, POP3_PID,
- * POP3_BYTES, POP3_DETAIL, POP3_TIME_US, plus a readable MESSAGE,
+ * POP3_BYTES (DISCONNECT), POP3_REMOVED (UPDATE), POP3_DETAIL, POP3_TIME_US,
+ * plus a readable MESSAGE,
  * PRIORITY=6 and SYSLOG_IDENTIFIER=pop3s-logger. The fields themselves are
  * built by logrec_journal_fields() (logrec.h), which the sessions' journal
  * fallback shares. */
