@@ -3,6 +3,8 @@
 #   1. the normal build with -Werror: unit and integration tests, man lint
 #   2. the tests again under AddressSanitizer and UBSan (sessions included)
 #   3. make distcheck (the tarball builds and passes its tests)
+#   4. the .deb (lintian) and .rpm (rpmlint) from the tarball; the .deb
+#      installed, upgraded and purged in a container under systemd
 # Usage: tests/run-all.sh   (from anywhere; builds in build-*/ at the top)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -66,6 +68,27 @@ if [ "$rc" -ne 0 ]; then
 	status=1
 else
 	grep -E '^(# |=+$|pop3s-.* archives ready)' distcheck.log | tail -n 12
+fi
+cd "$top"
+
+section "packages: .deb with lintian, .rpm with rpmlint, the .deb installed, upgraded and purged under systemd"
+# From the distcheck build's tree; make check already ran above, so not again.
+cd build-dist
+pkg_step() { # description command...: one PASS or FAIL in the summary
+	d=$1; shift
+	if "$@"; then echo "PASS: $d"; echo "# PASS: 1" >>"$summary"
+	else echo "FAIL: $d"; echo "# FAIL: 1" >>"$summary"; status=1; return 1; fi
+}
+deb_build() { DEB_BUILD_OPTIONS=nocheck make deb >deb.log 2>&1 || { tail -n 40 deb.log; return 1; }; }
+rpm_build() { make rpm RPMBUILD_FLAGS='--without check' >rpm.log 2>&1 || { tail -n 40 rpm.log; return 1; }; }
+if pkg_step "make deb (dpkg-buildpackage -b)" deb_build; then
+	pkg_step "lintian: no errors, no warnings" lintian --fail-on error,warning pop3s_*.deb || :
+	pkg_step "the .deb installed, upgraded, purged (tests/packaging/test_deb_install.sh)" \
+		"$top/tests/packaging/test_deb_install.sh" "$(ls pop3s_*.deb)" || :
+fi
+if pkg_step "make rpm (rpmbuild -ta --nodeps on the tarball)" rpm_build; then
+	pkg_step "rpmlint: no errors" rpmlint -r "$top/packaging/rpm/pop3s.rpmlintrc" \
+		rpmbuild/RPMS/*/*.rpm rpmbuild/SRPMS/*.rpm || :
 fi
 cd "$top"
 

@@ -16,7 +16,19 @@ wait_for() { # seconds command...: true once the command succeeds
 	while [ "$n" -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done
 	return 1
 }
-finish() { echo "$fail" >/results/status; exit 0; }
+finish() {
+	# The kernel charges message queues to the creating uid across every
+	# container of the machine (RLIMIT_MSGQUEUE, 800 KiB by default): another
+	# pop3s test running at the same time leaves no room for the 1024-deep
+	# log queue. That is not a failure of the package: ask for a retry.
+	if [ "$fail" != 0 ] && journalctl -q -b -u pop3s-logger.socket 2>/dev/null |
+		grep -q 'message queue.*Too many open files'; then
+		echo "# the log queue did not fit in root's RLIMIT_MSGQUEUE (another test running?)"
+		fail=retry
+	fi
+	echo "$fail" >/results/status
+	exit 0
+}
 trap finish EXIT
 
 # The host's policy-rc.d (a build image's "start no services") is not this
