@@ -224,7 +224,7 @@ def test_stats(r, srv):
         print("# skip: this build has no STATE key, so no metrics to show")
         return
     state = os.path.join(srv.dir, "state")
-    os.mkdir(state)
+    os.makedirs(state, exist_ok=True)
     p = ctl(srv, "config", "set", "STATE", state)
     r.check(p.returncode == 0, "config set STATE", p.err)
     p = ctl(srv, "stats", "--json")
