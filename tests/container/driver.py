@@ -863,13 +863,210 @@ def t_security():
             f.write(f"{u} {s}\n")
 
 
+# --- opt-in benchmark: what each part of the sandbox costs per connection ---
+# Run with POP3S_CT_BENCH=1 POP3S_CT_ONLY=t_bench tests/container/run.sh
+# (POP3S_CT_BENCH=name,name or indexes runs only those variants,
+# POP3S_CT_BENCH_N sets the connections per variant, default 100, and
+# POP3S_CT_BENCH_HOLD=K measures each variant again while K sessions stay
+# open: costs that grow with the number of sessions show there). PID 1 CPU is
+# /proc/1/stat utime+stime, "children" its cutime+cstime: the process systemd
+# forks per connection, which sets up the sandbox and then runs
+# pop3s-session. Each variant is a drop-in for
+# pop3s@.service on top of the shipped unit; "key" marks variants in which the
+# session cannot get the key through the shipped LoadCredential= +
+# BindReadOnlyPaths= any more, so for them the key is made readable by group
+# pop3s for the duration (the measured cost is what counts, not the check).
+BENCH_DROPIN = f"{UNITDIR}/pop3s@.service.d/90-bench.conf"
+_SECCOMP_OFF = ("SystemCallFilter=\nSystemCallArchitectures=\nRestrictAddressFamilies=\n"
+                "RestrictNamespaces=no\nMemoryDenyWriteExecute=no\nLockPersonality=no\n"
+                "RestrictRealtime=no\nRestrictSUIDSGID=no\n")
+_KERNEL_OFF = ("ProtectKernelModules=no\nProtectKernelLogs=no\n"
+               "ProtectControlGroups=no\nProtectClock=no\nProtectHostname=no\n")
+_MOUNTS_OFF = ("LoadCredential=\nBindReadOnlyPaths=\nReadWritePaths=\nProtectSystem=no\nProtectHome=no\n"
+               "TemporaryFileSystem=\nInaccessiblePaths=\nPrivateDevices=no\nPrivateMounts=no\n"
+               "ProtectProc=default\nProcSubset=all\n"
+               + _KERNEL_OFF)
+_PLAIN = _MOUNTS_OFF + _SECCOMP_OFF + "PrivateUsers=no\nPrivateNetwork=no\nNoNewPrivileges=no\nCapabilityBoundingSet=~\n"
+# Needs pop3s-session to read the key from standard input: measured with the
+# key readable by group pop3s so that the unchanged session still starts.
+_KEY_STDIN = "LoadCredential=\nBindReadOnlyPaths=\nStandardInput=file:/etc/pop3s/key.pem\n"
+# The unit as shipped before the measurement (exposure 0.8).
+_PREVIOUS = ("TemporaryFileSystem=\nPrivateTmp=yes\nInaccessiblePaths=\nProtectKernelTunables=yes\n"
+             "PrivateNetwork=no\n")
+BENCH_VARIANTS = [
+    # name (no commas), drop-in [Service] lines, key must be readable by group pop3s
+    ("shipped", "", False),
+    ("previous unit: PrivateTmp + ProtectKernelTunables + host network", _PREVIOUS, False),
+    ("plain: no sandboxing at all", _PLAIN, True),
+    ("plain + Type=simple", _PLAIN + "Type=simple\n", True),
+    ("no mount namespace at all", _MOUNTS_OFF, True),
+    ("no seccomp-based option at all", _SECCOMP_OFF, False),
+    ("Type=simple", "Type=simple\n", False),
+    ("no LoadCredential+BindReadOnlyPaths", "LoadCredential=\nBindReadOnlyPaths=\n", True),
+    ("no BindReadOnlyPaths (credential unused)", "BindReadOnlyPaths=\n", True),
+    ("key on stdin (StandardInput=file:) instead of LoadCredential", _KEY_STDIN, True),
+    ("PrivateUsers=no", "PrivateUsers=no\n", False),
+    ("PrivateMounts=no", "PrivateMounts=no\n", False),
+    ("PrivateNetwork=no", "PrivateNetwork=no\n", False),
+    ("ProtectSystem=no + no ReadWritePaths", "ProtectSystem=no\nReadWritePaths=\n", False),
+    ("ProtectHome=no", "ProtectHome=no\n", False),
+    ("PrivateTmp=yes instead of TemporaryFileSystem=", "TemporaryFileSystem=\nPrivateTmp=yes\n", False),
+    ("no private /tmp at all", "TemporaryFileSystem=\n", False),
+    ("PrivateDevices=no", "PrivateDevices=no\n", False),
+    ("ProtectProc=default ProcSubset=all", "ProtectProc=default\nProcSubset=all\n", False),
+    ("no InaccessiblePaths=/sys", "InaccessiblePaths=\n", False),
+    ("ProtectKernelTunables=yes added", "ProtectKernelTunables=yes\n", False),
+    ("ProtectKernelTunables=yes instead of InaccessiblePaths=/sys", "InaccessiblePaths=\nProtectKernelTunables=yes\n", False),
+    ("ProtectKernelModules/Logs/ControlGroups/Clock/Hostname=no", _KERNEL_OFF, False),
+    ("ProtectKernelModules=no", "ProtectKernelModules=no\n", False),
+    ("ProtectKernelLogs=no", "ProtectKernelLogs=no\n", False),
+    ("ProtectControlGroups=no", "ProtectControlGroups=no\n", False),
+    ("ProtectClock=no", "ProtectClock=no\n", False),
+    ("ProtectHostname=no", "ProtectHostname=no\n", False),
+    ("no SystemCallFilter", "SystemCallFilter=\n", False),
+    ("RestrictNamespaces=no", "RestrictNamespaces=no\n", False),
+    ("MemoryDenyWriteExecute=no", "MemoryDenyWriteExecute=no\n", False),
+]
+
+
+def _session_cgroups():
+    return glob.glob("/sys/fs/cgroup/systemd/system.slice/system-pop3s.slice/pop3s@*") + \
+        glob.glob("/sys/fs/cgroup/system.slice/system-pop3s.slice/pop3s@*")
+
+
+def _wait_sessions_gone(timeout=30):
+    """Waits without asking PID 1 (a D-Bus call would cost PID 1 CPU): the
+    instances' cgroups are gone once systemd has reaped and cleaned up."""
+    wait_until(lambda: not _session_cgroups(), timeout, step=0.02)
+    time.sleep(0.3)
+
+
+def _pid1_times():
+    with open("/proc/1/stat") as f:
+        f = f.read().rsplit(")", 1)[1].split()
+    hz = os.sysconf("SC_CLK_TCK")
+    return (int(f[11]) + int(f[12])) / hz, (int(f[13]) + int(f[14])) / hz
+
+
+def _exposure():
+    out = sh(["systemd-analyze", "security", "--no-pager", "pop3s@.service"])[1]
+    m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", out)
+    return float(m.group(1)) if m else None
+
+
+def _bench_run(n, wait=None):
+    wait = wait or _wait_sessions_gone
+    self0, child0 = _pid1_times()
+    lat = []
+    t0 = time.monotonic()
+    for _ in range(n):
+        t1 = time.monotonic()
+        c = Raw()
+        lat.append(time.monotonic() - t1)
+        c.cmd("QUIT")
+        c.close()
+    wall = time.monotonic() - t0
+    wait()
+    time.sleep(0.3)
+    self1, child1 = _pid1_times()
+    lat.sort()
+    return dict(wall=1000 * wall / n, greet=1000 * lat[len(lat) // 2],
+                pid1=1000 * (self1 - self0) / n, child=1000 * (child1 - child0) / n)
+
+
+def bench_variant(variant, n, hold):
+    _, text, key_readable = variant
+    os.makedirs(os.path.dirname(BENCH_DROPIN), exist_ok=True)
+    with open(BENCH_DROPIN, "w") as f:
+        f.write("[Service]\n" + text)
+    if key_readable:
+        os.chown(KEY, 0, pwd.getpwnam("pop3s").pw_gid)
+        os.chmod(KEY, 0o640)
+    try:
+        systemctl("daemon-reload")
+        exposure = _exposure()
+        mounts = None
+        for _ in range(3):          # warm up: page cache, PID 1's unit state
+            c = Raw()
+            if mounts is None:
+                inst = instance_for_port(c.lport())
+                pid = int(prop(inst, "MainPID") or 0) if inst else 0
+                with open(f"/proc/{pid}/mountinfo") as f:
+                    mi = f.read()
+                mounts = len(mi.splitlines())
+                with open(f"/results/bench-mounts-{BENCH_VARIANTS.index(variant)}.txt", "w") as f:
+                    f.write(f"# {variant[0]}\n{mi}")   # KEEP=1 keeps them
+            c.cmd("QUIT")
+            c.close()
+        _wait_sessions_gone()
+        r = dict(exposure=exposure, mounts=mounts)
+        r.update(_bench_run(n))
+        if hold:
+            held = [Raw(f"127.0.2.{i % 250 + 1}") for i in range(hold)]
+            try:
+                r["held"] = _bench_run(n, wait=lambda: wait_until(lambda: len(_session_cgroups()) <= hold, 30, 0.02))
+            finally:
+                for c in held:
+                    c.close()
+            _wait_sessions_gone()
+        return r
+    finally:
+        os.chown(KEY, 0, 0)
+        os.chmod(KEY, 0o600)
+        os.unlink(BENCH_DROPIN)
+        systemctl("daemon-reload")
+
+
+def t_bench():
+    if not os.path.exists("/results/bench"):
+        return
+    sel = open("/results/bench").read().strip()
+    n = int(open("/results/bench_n").read()) if os.path.exists("/results/bench_n") else 100
+    hold = int(open("/results/bench_hold").read()) if os.path.exists("/results/bench_hold") else 0
+    names = None if sel in ("", "1", "all") else set(sel.split(","))
+    t = time.monotonic()
+    if systemctl("is-active", "pop3s.socket")[1].strip() != "active":
+        queue_limit()
+        systemctl("start", "pop3s-logger.socket", "pop3s.socket")
+    say(f"# bench: {n} sequential connections (TLS + greeting + QUIT) per variant; ms per connection")
+    with open("/proc/1/mountinfo") as f:
+        say(f"# bench: PID 1 sees {len(f.readlines())} mounts; 'children' is the CPU of the process systemd "
+            "forks for a session: sandbox set-up, then pop3s-session itself")
+    more, sep = "", ""
+    if hold:
+        say(f"# bench: the last three columns again while {hold} other sessions stay open")
+        more, sep = f" | wall, {hold} open | PID 1 CPU, {hold} open | children CPU, {hold} open", "---|---|---|"
+    say("# | variant of pop3s@.service | exposure | mounts | wall | greeting (median) | PID 1 CPU | "
+        f"PID 1 children CPU{more} |")
+    say("# |---|---|---|---|---|---|---|" + sep)
+    bad = []
+    for i, variant in enumerate(BENCH_VARIANTS):
+        name = variant[0]
+        if names is not None and name not in names and str(i) not in names:
+            continue
+        try:
+            r = bench_variant(variant, n, hold)
+        except Exception as e:  # noqa: BLE001
+            bad.append(f"{name}: {e!r}")
+            say(f"# | {name} | failed: {e!r} |")
+            wait_no_instances()
+            continue
+        h = r.get("held")
+        more = f" | {h['wall']:.1f} | {h['pid1']:.2f} | {h['child']:.2f}" if h else ""
+        say(f"# | {name} | {r['exposure']} | {r['mounts']} | {r['wall']:.1f} | {r['greet']:.1f} | {r['pid1']:.2f} | "
+            f"{r['child']:.2f}{more} |")
+    check(not bad, "bench: every variant served its connections", "; ".join(bad))
+    check(wait_no_instances(), "bench: no pop3s@ instance left", str(instances()))
+    say(f"# bench: {time.monotonic() - t:.1f} s")
+
+
 def main():
     t = time.monotonic()
     say(f"# pop3s container test: {sh(['systemctl', '--version'])[1].splitlines()[0]}, "
         f"cgroup {'v2' if os.path.exists('/sys/fs/cgroup/cgroup.controllers') else 'v1'}")
     steps = [setup, t_verify, t_start, t_sessions, t_logging, t_logger_restart, t_in_use_and_delete,
              t_idle_timeout, t_stop_mid_retr, t_max_connections, t_cost, t_flood, t_trigger_limit_counterfactual,
-             t_security]
+             t_security, t_bench]
     only = open("/results/only").read().strip() if os.path.exists("/results/only") else ""
     for step in steps:
         if only and step.__name__ not in only.split(",") and step is not setup:

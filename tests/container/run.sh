@@ -9,11 +9,18 @@
 # Usage: tests/container/run.sh   (as root; exits 0 if every check passed)
 # Environment: KEEP=1 keeps the work directory, POP3S_CT_ONLY=t_a,t_b runs
 # only those steps of driver.py, POP3S_CT_TIMEOUT (seconds,
-# default 480) bounds the container.
+# default 480, 1500 with POP3S_CT_BENCH) bounds the container.
+# Benchmark (opt-in, prints a table, asserts nothing about the figures):
+# POP3S_CT_BENCH=1 POP3S_CT_ONLY=t_bench tests/container/run.sh measures
+# every sandbox variant of pop3s@.service listed in driver.py (BENCH_VARIANTS);
+# POP3S_CT_BENCH=name,name (or their indexes) only those; POP3S_CT_BENCH_N
+# connections per variant (default 100); POP3S_CT_BENCH_HOLD=K measures each
+# variant a second time while K other sessions stay open (default 0: not).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 limit=${POP3S_CT_TIMEOUT:-480}
+[ -n "${POP3S_CT_BENCH:-}" ] && limit=${POP3S_CT_TIMEOUT:-1500}
 
 if [ "$(id -u)" -ne 0 ]; then echo "container test: needs root" >&2; exit 1; fi
 for p in systemd-nspawn systemd-sysusers python3 certtool curl; do
@@ -33,6 +40,9 @@ trap 'exit 130' INT TERM
 t0=$(date +%s)
 mkdir -p "$work/build" "$results"
 [ -n "${POP3S_CT_ONLY:-}" ] && echo "$POP3S_CT_ONLY" >"$results/only"
+[ -n "${POP3S_CT_BENCH:-}" ] && echo "$POP3S_CT_BENCH" >"$results/bench"
+[ -n "${POP3S_CT_BENCH_N:-}" ] && echo "$POP3S_CT_BENCH_N" >"$results/bench_n"
+[ -n "${POP3S_CT_BENCH_HOLD:-}" ] && echo "$POP3S_CT_BENCH_HOLD" >"$results/bench_hold"
 (
 	cd "$work/build"
 	[ -x "$top/configure" ] || (cd "$top" && autoreconf -fi >/dev/null 2>&1)
@@ -56,6 +66,11 @@ systemd-sysusers --root="$root" "$here/pop3s-sysusers.conf" >/dev/null 2>&1
 
 make -C "$work/build" install DESTDIR="$root" >/dev/null
 install -m 0644 "$here/pop3s-container-test.service" "$root/etc/systemd/system/"
+if [ -n "${POP3S_CT_BENCH:-}" ]; then
+	mkdir -p "$root/etc/systemd/system/pop3s-container-test.service.d"
+	printf '[Service]\nTimeoutStartSec=%s\n' $((limit - 30)) \
+		>"$root/etc/systemd/system/pop3s-container-test.service.d/bench.conf"
+fi
 echo "container test: built and installed in $(( $(date +%s) - t0 )) s"
 
 # --- boot; the test unit powers the container off --------------------------
