@@ -3,6 +3,7 @@
  * (RFC 9325 section 3.8), and record I/O for the session loop. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,10 +124,110 @@ diagnose_files(const struct pop3s_config *cfg, int gnutls_err, char *err, size_t
 	         cfg->cert, cfg->key, gnutls_strerror(gnutls_err));
 }
 
+/* The largest private key file read from standard input. */
+#define KEY_STDIN_MAX (256 * 1024)
+
+/* True if standard input is the KEY file itself, opened for us by systemd
+ * (StandardInput=file:KEY in pop3s@.service): the key then stays readable
+ * by root only, and no credential mount is needed per connection. The
+ * same device and inode prove it is that file, not just any input. */
+static bool
+key_on_stdin(const char *key)
+{
+	struct stat in, path;
+
+	if (fstat(STDIN_FILENO, &in) < 0 || !S_ISREG(in.st_mode))
+		return false;
+	if (stat(key, &path) < 0)
+		return false;
+	return in.st_dev == path.st_dev && in.st_ino == path.st_ino;
+}
+
+/* Reads the key from standard input (from offset 0: sessions started by
+ * one activator may share the file offset), then points standard input at
+ * /dev/null so the key is not left open. Returns 0 or -errno. */
+static int
+read_key_stdin(gnutls_datum_t *ret)
+{
+	unsigned char *buf;
+	size_t len = 0;
+	ssize_t n;
+	int null;
+
+	buf = gnutls_malloc(KEY_STDIN_MAX);
+	if (buf == NULL)
+		return -ENOMEM;
+	while (len < KEY_STDIN_MAX) {
+		n = pread(STDIN_FILENO, buf + len, KEY_STDIN_MAX - len, (off_t)len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+
+			explicit_bzero(buf, len);
+			gnutls_free(buf);
+			return -e;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		close(null);
+	}
+	if (len == KEY_STDIN_MAX) {
+		explicit_bzero(buf, len);
+		gnutls_free(buf);
+		return -EFBIG;
+	}
+	ret->data = buf;
+	ret->size = (unsigned)len;
+	return 0;
+}
+
+/* The key comes from standard input: load the certificate from its file
+ * and both from memory. */
+static int
+load_with_stdin_key(struct tls_server *t, const struct pop3s_config *cfg, char *err,
+                    size_t errlen)
+{
+	char where[PATH_MAX + 32];
+	gnutls_datum_t cert = { NULL, 0 }, key = { NULL, 0 };
+	int r;
+
+	r = read_key_stdin(&key);
+	if (r < 0) {
+		snprintf(err, errlen, "%s %s (passed on standard input): cannot read: %s",
+		         key_where(cfg, CONF_KEY, where, sizeof(where)), cfg->key, strerror(-r));
+		return r;
+	}
+	r = gnutls_load_file(cfg->cert, &cert);
+	if (r >= 0)
+		r = gnutls_certificate_set_x509_key_mem2(t->cred, &cert, &key, GNUTLS_X509_FMT_PEM,
+		                                         NULL, 0);
+	datum_wipe_free(&key);
+	datum_wipe_free(&cert);
+	if (r == GNUTLS_E_CERTIFICATE_KEY_MISMATCH) {
+		snprintf(err, errlen, "%s %s (passed on standard input) does not match CERT %s",
+		         key_where(cfg, CONF_KEY, where, sizeof(where)), cfg->key, cfg->cert);
+		return -EINVAL;
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "%s %s with KEY %s (passed on standard input): %s",
+		         key_where(cfg, CONF_CERT, where, sizeof(where)), cfg->cert, cfg->key,
+		         gnutls_strerror(r));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int
 load_credentials(struct tls_server *t, const struct pop3s_config *cfg, char *err, size_t errlen)
 {
 	char where[PATH_MAX + 32];
+	bool stdin_key = key_on_stdin(cfg->key);
 	int r;
 
 	r = check_readable(cfg->cert);
@@ -136,7 +237,7 @@ load_credentials(struct tls_server *t, const struct pop3s_config *cfg, char *err
 		         cfg->cert, r == -EINVAL ? "not a regular file" : strerror(-r));
 		return r;
 	}
-	r = check_readable(cfg->key);
+	r = stdin_key ? 0 : check_readable(cfg->key);
 	if (r < 0) {
 		snprintf(err, errlen, "%s %s: cannot read: %s",
 		         key_where(cfg, CONF_KEY, where, sizeof(where)),
@@ -150,6 +251,8 @@ load_credentials(struct tls_server *t, const struct pop3s_config *cfg, char *err
 		t->cred = NULL;
 		return -ENOMEM;
 	}
+	if (stdin_key)
+		return load_with_stdin_key(t, cfg, err, errlen);
 	/* Only the server's own chain and key: no trust store (client
 	 * certificates are not requested) and no DH parameters (the
 	 * priority string allows ECDHE key exchange only). */

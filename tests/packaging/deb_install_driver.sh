@@ -62,7 +62,7 @@ done
 check "accounts pop3s and pop3s-log" sh -c "getent passwd pop3s pop3s-log >/dev/null"
 check "pop3s.conf is a conffile" grep -qx /etc/pop3s/pop3s.conf /var/lib/dpkg/info/pop3s.conffiles
 check "logrotate file is a conffile" grep -qx /etc/logrotate.d/pop3s /var/lib/dpkg/info/pop3s.conffiles
-check "key.pem: 640 root:pop3s" is "$(stat -c '%a %U:%G' /etc/pop3s/key.pem)" "640 root:pop3s"
+check "key.pem: 600 root:root (sessions get it on standard input)" is "$(stat -c '%a %U:%G' /etc/pop3s/key.pem)" "600 root:root"
 check "cert.pem: 644 root:root" is "$(stat -c '%a %U:%G' /etc/pop3s/cert.pem)" "644 root:root"
 info=$(certtool -i --infile /etc/pop3s/cert.pem 2>/dev/null)
 check "certificate: ECDSA P-256" sh -c 'echo "$1" | grep -q "Subject Public Key Algorithm: EC/ECDSA" && echo "$1" | grep -q "Curve:.*SECP256R1"' - "$info"
