@@ -19,7 +19,11 @@ make -s -C build -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
 
 demo=$(mktemp -d /tmp/pop3s-demo.XXXXXX)
 cleanup() {
-	[ -n "${logger_pid:-}" ] && kill "$logger_pid" 2>/dev/null && wait "$logger_pid" 2>/dev/null
+	set +e  # a killed child's status must not stop the cleanup
+	for pid in ${activator_pid:-} ${logger_pid:-}; do
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
 	rm -rf "$demo"
 }
 trap cleanup EXIT
@@ -76,4 +80,9 @@ pop3s demo: serving $top/mailbox (a copy in $demo/mail)
 
 Ctrl-C stops the demo.
 MSG
-systemd-socket-activate --accept -l "$port" build/src/session/pop3s-session -c "$demo/pop3s.conf"
+# Loopback only: the demo passwords are printed above. In the background,
+# so that a signal to this script runs the cleanup at once.
+systemd-socket-activate --accept -l "127.0.0.1:$port" -l "[::1]:$port" \
+	build/src/session/pop3s-session -c "$demo/pop3s.conf" &
+activator_pid=$!
+wait "$activator_pid"
