@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "fdio.h"
 #include "metrics.h"
 #include "parse_num.h"
 
@@ -52,23 +53,6 @@ static uint64_t
 value(const struct metrics *m, const struct metric_def *d)
 {
 	return *(const uint64_t *)((const char *)m + d->offset);
-}
-
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 static int
@@ -143,7 +127,7 @@ metrics_save(const char *dir, const struct metrics *m)
 	fd = open_temp(dir, tmp, sizeof(tmp));
 	if (fd < 0)
 		return fd;
-	r = write_all(fd, buf, len);
+	r = fd_write_all(fd, buf, len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)

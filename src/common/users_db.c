@@ -15,6 +15,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "fdio.h"
 #include "username.h"
 #include "users_db.h"
 
@@ -96,23 +97,6 @@ read_all(int fd, struct buf *b)
 			return 0;
 		b->len += (size_t)n;
 	}
-}
-
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /*
@@ -346,7 +330,7 @@ replace_db(const char *path, const char *dir, const char *base, const struct buf
 	if (fchown(fd, sb->st_uid, sb->st_gid) < 0 || fchmod(fd, sb->st_mode & 07777) < 0)
 		r = -errno;
 	if (r == 0)
-		r = write_all(fd, b->data, b->len);
+		r = fd_write_all(fd, b->data, b->len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)

@@ -18,6 +18,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "fdio.h"
 #include "config.h"
 #include "ctl_config.h"
 
@@ -218,23 +219,6 @@ read_text(const char *path, struct text *t, struct stat *sb)
 	return r;
 }
 
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Writes t to a new file dir/.base.XXXXXX (name in tmp) with sb's owner,
  * group and mode, synced. On failure the file is removed. */
 static int
@@ -252,7 +236,7 @@ write_temp(const char *dir, const char *base, const struct text *t, const struct
 	if (fchown(fd, sb->st_uid, sb->st_gid) < 0 || fchmod(fd, sb->st_mode & 07777) < 0)
 		r = -errno;
 	if (r == 0)
-		r = write_all(fd, t->data, t->len);
+		r = fd_write_all(fd, t->data, t->len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
+#include "fdio.h"
 #include "logd_metrics.h"
 #include "parse_num.h"
 
@@ -216,23 +217,6 @@ load_live(struct logd_metrics *lm)
 }
 
 static int
-write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
 write_live(const struct logd_metrics *lm, int fd)
 {
 	char line[LIVE_LINE_MAX + 1];
@@ -245,7 +229,7 @@ write_live(const struct logd_metrics *lm, int fd)
 
 		if (n < 0 || (size_t)n >= sizeof(line))
 			return -ENOBUFS;
-		r = write_all(fd, line, (size_t)n);
+		r = fd_write_all(fd, line, (size_t)n);
 		if (r < 0)
 			return r;
 	}

@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "fdio.h"
 #include "filter.h"
 #include "monotime.h"
 
@@ -171,23 +172,6 @@ cancelled(const struct run *rn)
 	return rn->cancel != NULL && *rn->cancel != 0;
 }
 
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Copies the child's stdout to the spool until EOF. Returns 0, -ETIMEDOUT,
  * -EFBIG (more than max bytes) or -errno. */
 static int
@@ -222,7 +206,7 @@ pump(struct run *rn, uint64_t max)
 			return 0;
 		if ((uint64_t)n > max - rn->written)
 			return -EFBIG;
-		r = write_all(rn->spool, buf, (size_t)n);
+		r = fd_write_all(rn->spool, buf, (size_t)n);
 		if (r < 0)
 			return r;
 		rn->written += (uint64_t)n;
