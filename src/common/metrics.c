@@ -72,73 +72,19 @@ format_file(const struct metrics *m, char *buf, size_t cap, size_t *ret_len)
 	return 0;
 }
 
-/* Makes dir/.metrics.XXXXXX, mode 0644: the counters are not secret, and
- * pop3sctl may run as another user than the logger. */
-static int
-open_temp(const char *dir, char *tmp, size_t tmplen)
-{
-	int fd, n;
-
-	n = snprintf(tmp, tmplen, "%s/." METRICS_FILE ".XXXXXX", dir);
-	if (n < 0 || (size_t)n >= tmplen)
-		return -ENAMETOOLONG;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fchmod(fd, 0644) < 0) {
-		int r = -errno;
-
-		close(fd);
-		unlink(tmp);
-		return r;
-	}
-	return fd;
-}
-
-/* The rename is durable only once the directory itself is synced. */
-static int
-sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 int
 metrics_save(const char *dir, const struct metrics *m)
 {
 	char buf[NDEFS * METRICS_LINE_MAX];
-	char tmp[PATH_MAX], path[PATH_MAX];
 	size_t len;
-	int fd, r, n;
+	int r;
 
-	n = snprintf(path, sizeof(path), "%s/" METRICS_FILE, dir);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
 	r = format_file(m, buf, sizeof(buf), &len);
 	if (r < 0)
 		return r;
-	fd = open_temp(dir, tmp, sizeof(tmp));
-	if (fd < 0)
-		return fd;
-	r = fd_write_all(fd, buf, len);
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlink(tmp);
-		return r;
-	}
-	return sync_dir(dir);
+	/* 0644: the counters are not secret, and pop3sctl may run as another
+	 * user than the logger. */
+	return fd_replace_file(dir, METRICS_FILE, buf, len, 0644, NULL);
 }
 
 static const struct metric_def *

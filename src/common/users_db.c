@@ -297,52 +297,6 @@ read_db(const char *path, struct buf *b, struct stat *sb)
 	return r;
 }
 
-static int
-sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
-/* Writes b to a new file in dir with sb's owner, group and mode, then
- * renames it to path. On failure nothing is left behind. */
-static int
-replace_db(const char *path, const char *dir, const char *base, const struct buf *b,
-           const struct stat *sb)
-{
-	char tmp[PATH_MAX];
-	int fd, n, r = 0;
-
-	n = snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, base);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	/* Owner first: fchown may clear set-id bits that fchmod then sets. */
-	if (fchown(fd, sb->st_uid, sb->st_gid) < 0 || fchmod(fd, sb->st_mode & 07777) < 0)
-		r = -errno;
-	if (r == 0)
-		r = fd_write_all(fd, b->data, b->len);
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlink(tmp);
-		return r;
-	}
-	return sync_dir(dir);
-}
 
 /* A hash goes on one line after the ':'; nothing else is checked here,
  * since what is a usable hash is auth.c's business. */
@@ -392,7 +346,7 @@ users_db_change(const char *path, enum users_db_op op, const char *user, const c
 	if (r == 0)
 		r = build(&old, &e);
 	if (r == 0)
-		r = replace_db(path, dir, base, &e.out, &sb);
+		r = fd_replace_file(dir, base, e.out.data, e.out.len, 0, &sb);
 	close(lockfd);
 	buf_free(&old);
 	buf_free(&e.out);

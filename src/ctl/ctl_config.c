@@ -219,32 +219,6 @@ read_text(const char *path, struct text *t, struct stat *sb)
 	return r;
 }
 
-/* Writes t to a new file dir/.base.XXXXXX (name in tmp) with sb's owner,
- * group and mode, synced. On failure the file is removed. */
-static int
-write_temp(const char *dir, const char *base, const struct text *t, const struct stat *sb,
-           char *tmp, size_t tmplen)
-{
-	int fd, n, r = 0;
-
-	n = snprintf(tmp, tmplen, "%s/.%s.XXXXXX", dir, base);
-	if (n < 0 || (size_t)n >= tmplen)
-		return -ENAMETOOLONG;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fchown(fd, sb->st_uid, sb->st_gid) < 0 || fchmod(fd, sb->st_mode & 07777) < 0)
-		r = -errno;
-	if (r == 0)
-		r = fd_write_all(fd, t->data, t->len);
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	return r;
-}
 
 /* Loads the new file as the programs will; the message names the real
  * file, not the temporary one. */
@@ -341,30 +315,19 @@ replace_setting(const char *path, const char *dir, const char *base, const char 
 		error(0, -r, "%s", path);
 		goto out;
 	}
-	r = write_temp(dir, base, &new, &sb, tmp, sizeof(tmp));
+	r = fd_temp_file(dir, base, new.data, new.len, 0, &sb, tmp, sizeof(tmp));
 	if (r < 0) {
 		error(0, -r, "%s: cannot write a new file in %s", path, dir);
 		goto out;
 	}
 	r = check_file(tmp, path);
-	if (r == 0 && rename(tmp, path) < 0) {
-		r = -errno;
-		error(0, errno, "%s: cannot replace", path);
-	}
 	if (r < 0) {
 		unlink(tmp);
 		goto out;
 	}
-	/* The rename is durable once the directory is synced; the change
-	 * itself is done, so a failure here is only reported. */
-	{
-		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		if (dfd < 0 || fsync(dfd) < 0)
-			error(0, errno, "%s: warning: cannot sync the directory", dir);
-		if (dfd >= 0)
-			close(dfd);
-	}
+	r = fd_commit_file(tmp, dir, base);
+	if (r < 0)
+		error(0, -r, "%s: cannot replace it (or sync %s)", path, dir);
 out:
 	free(old.data);
 	free(new.data);
