@@ -5,6 +5,7 @@ import poplib
 import re
 import signal
 import socket
+import ssl
 import sys
 import time
 
@@ -236,6 +237,25 @@ def test_killed_sessions_remove_nothing(r):
             p.sock.close()
 
 
+def test_priority_override(r):
+    """PRIORITY= in the config replaces the built-in priority string."""
+    prio = "NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+CHACHA20-POLY1305:%SERVER_PRECEDENCE"
+    with Server(PRIORITY=prio).start() as srv:
+        ctx = srv.ssl_context()
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        try:
+            with socket.create_connection((srv.host, srv.port), timeout=10) as s:
+                ctx.wrap_socket(s, server_hostname="localhost").recv(100)
+            r.check(False, "PRIORITY limited to TLS 1.2 refuses a TLS 1.3-only client")
+        except (ssl.SSLError, OSError):
+            r.check(True, "PRIORITY limited to TLS 1.2 refuses a TLS 1.3-only client")
+        c = srv.raw()
+        r.check(c.sock.version() == "TLSv1.2" and "CHACHA20" in c.sock.cipher()[0],
+                "and a default client gets TLS 1.2 with the configured cipher",
+                f"{c.sock.version()} {c.sock.cipher()}")
+        c.close()
+
+
 def test_ipv6(r):
     if not socket.has_ipv6:
         print("# no IPv6: skipping ::1")
@@ -301,6 +321,7 @@ def test_logger_down_or_stalled(r):
 
 
 for t in (test_logger_down_or_stalled, test_stat_list_uidl_retr, test_dele, test_in_use_and_auth, test_pipelining_long_line,
-          test_idle_timeout, test_killed_sessions_remove_nothing, test_ipv6):
+          test_idle_timeout, test_killed_sessions_remove_nothing, test_priority_override,
+          test_ipv6):
     R.run(t)
 R.finish()
