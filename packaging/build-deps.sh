@@ -1,10 +1,11 @@
 #!/bin/sh
-# Installs what pop3s needs to build, test and run its demo on Debian 12.
+# Installs what pop3s needs to build, test and run its demo on Debian 12
+# (mpop and fetchmail are real clients the tests drive).
 # Safe to run again: it only installs what is missing.
 set -eu
 pkgs="build-essential autoconf automake pkg-config libgnutls28-dev libsystemd-dev
 libcrypt-dev check gnutls-bin curl python3 whois mandoc systemd systemd-container
-debhelper lintian rpm rpmlint logrotate"
+debhelper lintian rpm rpmlint logrotate mpop fetchmail"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
