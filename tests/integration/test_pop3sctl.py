@@ -213,6 +213,20 @@ def test_config(r, srv):
     r.check(p.returncode == 0 and open(conf).read().endswith("\nMAX_AUTH_FAILURES=5\n"),
             "a key not in the file is appended", open(conf).read())
     r.check(login(srv, "alice", pop3test.Server.USERS["alice"]), "the next connection works with the new file")
+    # A running server picks a changed value up at the next connection:
+    # with MAX_AUTH_FAILURES=1 the first wrong password ends the session.
+    p = ctl(srv, "config", "set", "MAX_AUTH_FAILURES", "1")
+    c = srv.poplib()
+    c.user("alice")
+    try:
+        c.pass_("wrong")
+        closing = b""
+    except poplib.error_proto as e:
+        closing = e.args[0]
+    r.check(p.returncode == 0 and b"closing connection" in closing,
+            "the next connection uses the new value, with no restart", closing)
+    c.close()
+    ctl(srv, "config", "set", "MAX_AUTH_FAILURES", "5")
     p = ctl(srv, "config", "list")
     r.check(p.returncode == 0 and "TIMEOUT=900" in p.out.splitlines(), "config list shows the effective values")
     p = ctl(srv, "config", "set", "TIMEOUT")
