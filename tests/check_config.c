@@ -39,24 +39,10 @@ static const struct {
 	{ "FILTER_MAX_BYTES=4294967296\n", "1: FILTER_MAX_BYTES: 4294967296 is out of range 1..4294967295" },
 };
 
-static char *dir;
-
-static void
-setup(void)
-{
-	dir = th_tmpdir();
-}
-
-static void
-teardown(void)
-{
-	th_rm_rf(dir);
-	free(dir);
-}
 
 START_TEST(test_table)
 {
-	const char *path = th_path(dir, "pop3s.conf");
+	const char *path = th_path(th_dir, "pop3s.conf");
 	struct pop3s_config c;
 	char err[CONFIG_ERR_MAX] = "";
 	char want[CONFIG_ERR_MAX];
@@ -77,7 +63,7 @@ END_TEST
 
 START_TEST(test_values_and_lines)
 {
-	const char *path = th_path(dir, "c.conf");
+	const char *path = th_path(th_dir, "c.conf");
 	static const char text[] = "# pop3s\nHOME=/srv/mail\n\nTIMEOUT=900\nQUEUE=/q1\n";
 	struct pop3s_config c;
 	char err[CONFIG_ERR_MAX], where[600];
@@ -97,7 +83,7 @@ START_TEST(test_values_and_lines)
 	ck_assert_uint_ge(c.auth_delay_ms, 500);
 	ck_assert_ptr_nonnull(strstr(c.priority, "-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"));
 	config_where(&c, CONF_TIMEOUT, where, sizeof(where));
-	ck_assert_str_eq(where, th_path(dir, "c.conf:4: "));
+	ck_assert_str_eq(where, th_path(th_dir, "c.conf:4: "));
 }
 END_TEST
 
@@ -118,7 +104,7 @@ END_TEST
 
 START_TEST(test_dump_roundtrip)
 {
-	const char *path = th_path(dir, "dump.conf");
+	const char *path = th_path(th_dir, "dump.conf");
 	struct pop3s_config a, b;
 	char err[CONFIG_ERR_MAX];
 	FILE *f;
@@ -164,7 +150,7 @@ START_TEST(test_missing_file)
 {
 	struct pop3s_config c;
 	char err[CONFIG_ERR_MAX], want[CONFIG_ERR_MAX];
-	const char *path = th_path(dir, "absent.conf");
+	const char *path = th_path(th_dir, "absent.conf");
 
 	config_defaults(&c);
 	ck_assert_int_eq(config_load(path, &c, err, sizeof(err)), -ENOENT);
@@ -175,7 +161,7 @@ END_TEST
 
 START_TEST(test_long_line_and_nul)
 {
-	const char *path = th_path(dir, "long.conf");
+	const char *path = th_path(th_dir, "long.conf");
 	struct pop3s_config c;
 	char err[CONFIG_ERR_MAX];
 	char *big = malloc(10000);
@@ -204,9 +190,9 @@ config_suite(void)
 	TCase *errors = tcase_create("Errors");
 	TCase *limits = tcase_create("Limits");
 
-	tcase_add_checked_fixture(core, setup, teardown);
-	tcase_add_checked_fixture(errors, setup, teardown);
-	tcase_add_checked_fixture(limits, setup, teardown);
+	tcase_add_checked_fixture(core, th_dir_setup, th_dir_teardown);
+	tcase_add_checked_fixture(errors, th_dir_setup, th_dir_teardown);
+	tcase_add_checked_fixture(limits, th_dir_setup, th_dir_teardown);
 	tcase_add_test(core, test_values_and_lines);
 	tcase_add_test(core, test_defaults_rfc1939);
 	tcase_add_test(core, test_dump_roundtrip);

@@ -13,20 +13,6 @@
 #include "logrec.h"
 #include "testhelp.h"
 
-static char *dir;
-
-static void
-setup(void)
-{
-	dir = th_tmpdir();
-}
-
-static void
-teardown(void)
-{
-	th_rm_rf(dir);
-	free(dir);
-}
 
 static struct logrec
 rec(enum logrec_type type, uint64_t time_us, const char *ip, const char *cmd)
@@ -101,7 +87,7 @@ START_TEST(test_only_commands)
 	static const enum logrec_type others[] = {
 		LOGREC_CONNECT, LOGREC_LOGIN_OK, LOGREC_LOGIN_FAIL, LOGREC_DISCONNECT,
 	};
-	const char *path = th_path(dir, "pop3s.log");
+	const char *path = th_path(th_dir, "pop3s.log");
 	struct logd_file *f = open_ok(path);
 	size_t i;
 
@@ -119,7 +105,7 @@ END_TEST
 
 START_TEST(test_write_appends)
 {
-	const char *path = th_path(dir, "pop3s.log");
+	const char *path = th_path(th_dir, "pop3s.log");
 	struct logrec a = rec(LOGREC_COMMAND, 1731570447000000ull, "194.10.15.3", "USER");
 	struct logrec b = rec(LOGREC_COMMAND, 1731570448000000ull, "::ffff:194.10.15.3", "PASS");
 	struct logd_file *f;
@@ -135,7 +121,7 @@ START_TEST(test_write_appends)
 	assert_file(path, "old line\n1731570447 194.10.15.3 USER\n1731570448 194.10.15.3 PASS\n");
 
 	/* A new file is created 0640. */
-	path = th_path(dir, "new.log");
+	path = th_path(th_dir, "new.log");
 	f = open_ok(path);
 	logd_file_close(f);
 	ck_assert_int_eq(stat(path, &st), 0);
@@ -146,8 +132,8 @@ END_TEST
 /* logrotate renames the file, then sends SIGHUP. */
 START_TEST(test_reopen_after_rename)
 {
-	char *path = strdup(th_path(dir, "pop3s.log"));
-	char *rotated = strdup(th_path(dir, "pop3s.log.1"));
+	char *path = strdup(th_path(th_dir, "pop3s.log"));
+	char *rotated = strdup(th_path(th_dir, "pop3s.log.1"));
 	struct logrec a = rec(LOGREC_COMMAND, 1000000, "1.1.1.1", "USER");
 	struct logrec b = rec(LOGREC_COMMAND, 2000000, "2.2.2.2", "PASS");
 	struct logd_file *f = open_ok(path);
@@ -214,7 +200,7 @@ END_TEST
 
 START_TEST(test_longest_line)
 {
-	const char *path = th_path(dir, "pop3s.log");
+	const char *path = th_path(th_dir, "pop3s.log");
 	struct logrec r = rec(LOGREC_COMMAND, UINT64_MAX, "", "");
 	struct logd_file *f = open_ok(path);
 	char want[256];
@@ -231,7 +217,7 @@ END_TEST
 /* Many lines through one descriptor stay whole and in order. */
 START_TEST(test_many_lines)
 {
-	const char *path = th_path(dir, "pop3s.log");
+	const char *path = th_path(th_dir, "pop3s.log");
 	struct logd_file *f = open_ok(path);
 	char *got, *line;
 	size_t len;
@@ -264,8 +250,8 @@ START_TEST(test_open_errors)
 	struct logd_file *f = NULL;
 	char longpath[5000];
 
-	ck_assert_int_eq(logd_file_open(th_path(dir, "missing/pop3s.log"), &f), -ENOENT);
-	ck_assert_int_eq(logd_file_open(dir, &f), -EISDIR);
+	ck_assert_int_eq(logd_file_open(th_path(th_dir, "missing/pop3s.log"), &f), -ENOENT);
+	ck_assert_int_eq(logd_file_open(th_dir, &f), -EISDIR);
 	memset(longpath, 'a', sizeof(longpath) - 1);
 	longpath[0] = '/';
 	longpath[sizeof(longpath) - 1] = '\0';
@@ -277,8 +263,8 @@ END_TEST
 /* A failed reopen keeps writing to the old file. */
 START_TEST(test_reopen_failure_keeps_old)
 {
-	char *sub = strdup(th_path(dir, "sub"));
-	char *moved = strdup(th_path(dir, "moved"));
+	char *sub = strdup(th_path(th_dir, "sub"));
+	char *moved = strdup(th_path(th_dir, "moved"));
 	struct logrec a = rec(LOGREC_COMMAND, 1000000, "1.1.1.1", "USER");
 	struct logd_file *f;
 
@@ -312,7 +298,7 @@ END_TEST
  * line after space came back must start on a line of its own. */
 START_TEST(test_partial_line_terminated)
 {
-	const char *path = th_path(dir, "pop3s.log");
+	const char *path = th_path(th_dir, "pop3s.log");
 	struct logrec a = rec(LOGREC_COMMAND, 1000000, "1.1.1.1", "USER");
 	struct logrec b = rec(LOGREC_COMMAND, 2000000, "2.2.2.2", "PASS");
 	struct logd_file *f = open_ok(path);
@@ -340,7 +326,7 @@ logd_file_suite(void)
 	TCase *limits = tcase_create("Limits");
 	TCase *errors = tcase_create("Errors");
 
-	tcase_add_checked_fixture(core, setup, teardown);
+	tcase_add_checked_fixture(core, th_dir_setup, th_dir_teardown);
 	tcase_add_test(core, test_format);
 	tcase_add_test(core, test_only_commands);
 	tcase_add_test(core, test_write_appends);
@@ -348,13 +334,13 @@ logd_file_suite(void)
 	tcase_add_test(core, test_journal_build);
 	suite_add_tcase(s, core);
 
-	tcase_add_checked_fixture(limits, setup, teardown);
+	tcase_add_checked_fixture(limits, th_dir_setup, th_dir_teardown);
 	tcase_add_test(limits, test_format_small_buffer);
 	tcase_add_test(limits, test_longest_line);
 	tcase_add_test(limits, test_many_lines);
 	suite_add_tcase(s, limits);
 
-	tcase_add_checked_fixture(errors, setup, teardown);
+	tcase_add_checked_fixture(errors, th_dir_setup, th_dir_teardown);
 	tcase_add_test(errors, test_open_errors);
 	tcase_add_test(errors, test_reopen_failure_keeps_old);
 	tcase_add_test(errors, test_disk_full);

@@ -14,20 +14,6 @@
 #include "metrics.h"
 #include "testhelp.h"
 
-static char *dir;
-
-static void
-setup(void)
-{
-	dir = th_tmpdir();
-}
-
-static void
-teardown(void)
-{
-	th_rm_rf(dir);
-	free(dir);
-}
 
 static struct metrics
 sample(void)
@@ -40,7 +26,7 @@ sample(void)
 	return m;
 }
 
-/* Names in dir, sorted, one per line. */
+/* Names in th_dir, sorted, one per line. */
 static void
 list_dir(char *out, size_t cap)
 {
@@ -48,7 +34,7 @@ list_dir(char *out, size_t cap)
 	int n, i;
 
 	out[0] = '\0';
-	n = scandir(dir, &names, NULL, alphasort);
+	n = scandir(th_dir, &names, NULL, alphasort);
 	ck_assert_int_ge(n, 0);
 	for (i = 0; i < n; i++) {
 		const char *name = names[i]->d_name;
@@ -69,15 +55,15 @@ START_TEST(test_round_trip)
 {
 	struct metrics a = sample(), b;
 
-	ck_assert_int_eq(metrics_save(dir, &a), 0);
+	ck_assert_int_eq(metrics_save(th_dir, &a), 0);
 	memset(&b, 0xff, sizeof(b));
-	ck_assert_int_eq(metrics_load(dir, &b), 0);
+	ck_assert_int_eq(metrics_load(th_dir, &b), 0);
 	ck_assert(memcmp(&a, &b, sizeof(a)) == 0);
 
 	/* saving again replaces the values */
 	a.connections = 12345;
-	ck_assert_int_eq(metrics_save(dir, &a), 0);
-	ck_assert_int_eq(metrics_load(dir, &b), 0);
+	ck_assert_int_eq(metrics_save(th_dir, &a), 0);
+	ck_assert_int_eq(metrics_load(th_dir, &b), 0);
 	ck_assert_uint_eq(b.connections, 12345);
 }
 END_TEST
@@ -89,17 +75,17 @@ START_TEST(test_file_format)
 	size_t len;
 	char *text, names[256];
 
-	ck_assert_int_eq(metrics_save(dir, &a), 0);
-	text = th_read_file(th_path(dir, METRICS_FILE), &len);
+	ck_assert_int_eq(metrics_save(th_dir, &a), 0);
+	text = th_read_file(th_path(th_dir, METRICS_FILE), &len);
 	ck_assert_str_eq(text,
 	                 "connections=1\nsessions_current=2\nsessions_peak=3\nlogins_ok=4\n"
 	                 "logins_failed=5\nmessages_retrieved=6\nmessages_deleted=7\n"
 	                 "bytes_sent=18446744073709551615\nrecords_malformed=9\nupdated=1700000000\n");
 	free(text);
 	/* pop3sctl may read it as another user; no temporary file is left */
-	ck_assert_int_eq(stat(th_path(dir, METRICS_FILE), &st), 0);
+	ck_assert_int_eq(stat(th_path(th_dir, METRICS_FILE), &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0644);
-	ck_assert_int_eq(metrics_save(dir, &a), 0);
+	ck_assert_int_eq(metrics_save(th_dir, &a), 0);
 	list_dir(names, sizeof(names));
 	ck_assert_str_eq(names, "metrics\n");
 }
@@ -110,11 +96,11 @@ START_TEST(test_missing_file_and_dir)
 	struct metrics m;
 
 	memset(&m, 0xff, sizeof(m));
-	ck_assert_int_eq(metrics_load(dir, &m), 0);
+	ck_assert_int_eq(metrics_load(th_dir, &m), 0);
 	ck_assert_uint_eq(m.connections, 0);
 	ck_assert_uint_eq(m.bytes_sent, 0);
-	ck_assert_int_eq(metrics_save(th_path(dir, "absent"), &m), -ENOENT);
-	ck_assert_int_eq(metrics_load(th_path(dir, "absent"), &m), 0);
+	ck_assert_int_eq(metrics_save(th_path(th_dir, "absent"), &m), -ENOENT);
+	ck_assert_int_eq(metrics_load(th_path(th_dir, "absent"), &m), 0);
 }
 END_TEST
 
@@ -123,15 +109,15 @@ START_TEST(test_failed_save_keeps_old)
 	struct metrics a = sample(), b;
 	char names[256];
 
-	ck_assert_int_eq(metrics_save(dir, &a), 0);
+	ck_assert_int_eq(metrics_save(th_dir, &a), 0);
 	/* a directory that cannot be written: the old file stays whole */
 	if (geteuid() == 0)
 		return;   /* root writes anyway */
-	chmod(dir, 0555);
+	chmod(th_dir, 0555);
 	a.connections = 99;
-	ck_assert_int_eq(metrics_save(dir, &a), -EACCES);
-	chmod(dir, 0755);
-	ck_assert_int_eq(metrics_load(dir, &b), 0);
+	ck_assert_int_eq(metrics_save(th_dir, &a), -EACCES);
+	chmod(th_dir, 0755);
+	ck_assert_int_eq(metrics_load(th_dir, &b), 0);
 	ck_assert_uint_eq(b.connections, 1);
 	list_dir(names, sizeof(names));
 	ck_assert_str_eq(names, "metrics\n");
@@ -170,9 +156,9 @@ START_TEST(test_hostile_files)
 	struct metrics m;
 	size_t len = files[_i].len ? files[_i].len : strlen(files[_i].text);
 
-	th_write_file(th_path(dir, METRICS_FILE), files[_i].text, len);
+	th_write_file(th_path(th_dir, METRICS_FILE), files[_i].text, len);
 	memset(&m, 0x5a, sizeof(m));
-	ck_assert_msg(metrics_load(dir, &m) == files[_i].r, "row %d", _i);
+	ck_assert_msg(metrics_load(th_dir, &m) == files[_i].r, "row %d", _i);
 	if (files[_i].r == 0) {
 		ck_assert_uint_eq(m.connections, files[_i].connections);
 		ck_assert_uint_eq(m.logins_ok, 0);
@@ -225,17 +211,17 @@ static struct logd_metrics *lm;
 static void
 lm_setup(void)
 {
-	setup();
+	th_dir_setup();
 	lm = calloc(1, sizeof(*lm));
 	ck_assert_ptr_nonnull(lm);
-	logd_metrics_init(lm, dir);
+	logd_metrics_init(lm, th_dir);
 }
 
 static void
 lm_teardown(void)
 {
 	free(lm);
-	teardown();
+	th_dir_teardown();
 }
 
 static void
@@ -419,13 +405,13 @@ START_TEST(test_persistence)
 	feed(LOGREC_LOGIN_OK, me, "s1", "", "OK", 0);
 	feed(LOGREC_UPDATE, me, "s1", "", "OK", 4);
 	ck_assert_int_eq(logd_metrics_save(lm, 5), 0);
-	text = th_read_file(th_path(dir, LOGD_METRICS_LIVE_FILE), &len);
+	text = th_read_file(th_path(th_dir, LOGD_METRICS_LIVE_FILE), &len);
 	ck_assert_ptr_nonnull(strstr(text, " s1\n"));
 	ck_assert_ptr_nonnull(strstr(text, " s2\n"));
 	free(text);
 
 	/* a restarted logger: counters back, the live table re-checked */
-	logd_metrics_init(again, dir);
+	logd_metrics_init(again, th_dir);
 	ck_assert_int_eq(logd_metrics_load(again, 0), 0);
 	ck_assert_uint_eq(again->m.connections, 2);
 	ck_assert_uint_eq(again->m.logins_ok, 1);
@@ -453,25 +439,25 @@ START_TEST(test_bad_state_files)
 	char line[64];
 
 	/* a malformed live table is ignored; the counters still load */
-	th_write_file(th_path(dir, METRICS_FILE), "connections=5\n", 14);
+	th_write_file(th_path(th_dir, METRICS_FILE), "connections=5\n", 14);
 	snprintf(line, sizeof(line), "%lu ok\nnot a line\n", (unsigned long)me);
-	th_write_file(th_path(dir, LOGD_METRICS_LIVE_FILE), line, strlen(line));
+	th_write_file(th_path(th_dir, LOGD_METRICS_LIVE_FILE), line, strlen(line));
 	ck_assert_int_eq(logd_metrics_load(lm, 0), 0);
 	ck_assert_uint_eq(lm->m.connections, 5);
 	ck_assert_uint_eq(lm->m.sessions_current, 0);
 
 	snprintf(line, sizeof(line), "%lu ok\n0 zero\n", (unsigned long)me);
-	th_write_file(th_path(dir, LOGD_METRICS_LIVE_FILE), line, strlen(line));
+	th_write_file(th_path(th_dir, LOGD_METRICS_LIVE_FILE), line, strlen(line));
 	ck_assert_int_eq(logd_metrics_load(lm, 0), 0);
 	ck_assert_uint_eq(lm->m.sessions_current, 0);
 
 	snprintf(line, sizeof(line), "%lu ok\n", (unsigned long)me);
-	th_write_file(th_path(dir, LOGD_METRICS_LIVE_FILE), line, strlen(line));
+	th_write_file(th_path(th_dir, LOGD_METRICS_LIVE_FILE), line, strlen(line));
 	ck_assert_int_eq(logd_metrics_load(lm, 0), 0);
 	ck_assert_uint_eq(lm->m.sessions_current, 1);
 
 	/* a malformed metrics file: reported, counting from zero */
-	th_write_file(th_path(dir, METRICS_FILE), "connections=x\n", 14);
+	th_write_file(th_path(th_dir, METRICS_FILE), "connections=x\n", 14);
 	ck_assert_int_eq(logd_metrics_load(lm, 0), -EBADMSG);
 	ck_assert_uint_eq(lm->m.connections, 0);
 	ck_assert_uint_eq(lm->m.sessions_current, 1);
@@ -493,29 +479,29 @@ START_TEST(test_save_throttled)
 	feed(LOGREC_LOGIN_OK, 2, "x", "", "OK", 0);
 	ck_assert_uint_eq(logd_metrics_next_ms(lm, 105000), 0);
 	ck_assert_int_eq(logd_metrics_tick(lm, 105000), 0);
-	ck_assert_int_eq(metrics_load(dir, &m), 0);
+	ck_assert_int_eq(metrics_load(th_dir, &m), 0);
 	ck_assert_uint_eq(m.logins_ok, 1);
 
 	/* the next change waits for LOGD_METRICS_SAVE_MS */
 	feed(LOGREC_LOGIN_OK, 2, "x", "", "OK", 0);
 	ck_assert_uint_eq(logd_metrics_next_ms(lm, 105400), 600);
 	ck_assert_int_eq(logd_metrics_tick(lm, 105400), 0);
-	ck_assert_int_eq(metrics_load(dir, &m), 0);
+	ck_assert_int_eq(metrics_load(th_dir, &m), 0);
 	ck_assert_uint_eq(m.logins_ok, 1);
 	ck_assert_int_eq(logd_metrics_tick(lm, 106000), 0);
-	ck_assert_int_eq(metrics_load(dir, &m), 0);
+	ck_assert_int_eq(metrics_load(th_dir, &m), 0);
 	ck_assert_uint_eq(m.logins_ok, 2);
 	list_dir(names, sizeof(names));
 	ck_assert_str_eq(names, "metrics\nsessions\n");
 
 	/* a failed save is reported and tried again */
-	th_rm_rf(dir);
+	th_rm_rf(th_dir);
 	feed(LOGREC_LOGIN_OK, 2, "x", "", "OK", 0);
 	ck_assert_int_eq(logd_metrics_tick(lm, 108000), -ENOENT);
 	ck_assert(lm->dirty);
-	mkdir(dir, 0700);
+	mkdir(th_dir, 0700);
 	ck_assert_int_eq(logd_metrics_tick(lm, 109000), 0);
-	ck_assert_int_eq(metrics_load(dir, &m), 0);
+	ck_assert_int_eq(metrics_load(th_dir, &m), 0);
 	ck_assert_uint_eq(m.logins_ok, 3);
 }
 END_TEST
@@ -527,7 +513,7 @@ metrics_suite(void)
 	TCase *file = tcase_create("File");
 	TCase *fold = tcase_create("Fold");
 
-	tcase_add_checked_fixture(file, setup, teardown);
+	tcase_add_checked_fixture(file, th_dir_setup, th_dir_teardown);
 	tcase_add_checked_fixture(fold, lm_setup, lm_teardown);
 	tcase_add_test(file, test_round_trip);
 	tcase_add_test(file, test_file_format);

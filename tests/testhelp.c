@@ -70,6 +70,22 @@ th_tmpdir(void)
 	return p;
 }
 
+char *th_dir;
+
+void
+th_dir_setup(void)
+{
+	th_dir = th_tmpdir();
+}
+
+void
+th_dir_teardown(void)
+{
+	th_rm_rf(th_dir);
+	free(th_dir);
+	th_dir = NULL;
+}
+
 static int
 rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {

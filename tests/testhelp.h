@@ -23,6 +23,11 @@ void mem_transport_free(struct mem_transport *m);
 
 /* mkdtemp under $TMPDIR or /tmp; returns a malloc'd path. */
 char *th_tmpdir(void);
+/* A checked fixture: th_dir is a fresh temporary directory for each test,
+ * removed with everything in it afterwards. */
+extern char *th_dir;
+void th_dir_setup(void);
+void th_dir_teardown(void);
 void th_rm_rf(const char *path);
 /* Writes len octets (creating parent directories). */
 void th_write_file(const char *path, const void *data, size_t len);
