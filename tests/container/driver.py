@@ -521,6 +521,41 @@ def t_logging():
     say(f"# logging: {time.monotonic() - t:.1f} s")
 
 
+def t_pop3sctl():
+    """pop3sctl against the installed service: the journal, the logger's
+    state directory and a new user, as an administrator would use it."""
+    ctl = ["/opt/pop3s/sbin/pop3sctl", "-c", CONF]
+    rc, out = sh(ctl + ["log", "alice"])
+    mine = [l for l in out.splitlines() if "127.0.0.5" in l]
+    check(rc == 0 and any("RETR" in l for l in mine) and any("QUIT" in l for l in mine),
+          "pop3sctl log alice shows the poplib session from the journal", out[-400:])
+    def stats():
+        rc, out = sh(ctl + ["stats", "--json"])
+        try:
+            return rc, out, json.loads(out)
+        except ValueError:
+            return rc, out, {}
+    # the logger saves its counters at most once a second
+    wait_until(lambda: stats()[2].get("connections", 0) >= 3 or None, 5)
+    rc, out, st = stats()
+    check(rc == 0 and st.get("connections", 0) >= 3 and st.get("logins_ok", 0) >= 1
+          and st.get("messages_retrieved", 0) >= 1,
+          "pop3sctl stats --json: the logger keeps metrics in its StateDirectory", out[-400:])
+    p = subprocess.run(ctl + ["user", "add", "newbie", "--stdin"], input="newbie-password\n",
+                       capture_output=True, text=True, timeout=30)
+    st = os.stat(f"{HOME}/newbie/new") if os.path.isdir(f"{HOME}/newbie/new") else None
+    check(p.returncode == 0 and st is not None and pwd.getpwuid(st.st_uid).pw_name == "pop3s"
+          and (st.st_mode & 0o777) == 0o700,
+          "pop3sctl user add creates the Maildir for user pop3s, mode 0700", p.stderr)
+    c = POP3S("127.0.0.6")
+    c.user("newbie")
+    ok = c.pass_("newbie-password").startswith(b"+OK")
+    c.quit()
+    check(ok, "the new user logs in at once, nothing restarted")
+    rc, out = sh(ctl + ["user", "del", "newbie", "--purge"])
+    check(rc == 0 and not os.path.exists(f"{HOME}/newbie"), "pop3sctl user del --purge", out)
+
+
 def t_logger_restart(nsess=16, ncmd=150, restarts=3):
     t = time.monotonic()
     sent = {}
@@ -1063,7 +1098,7 @@ def main():
     t = time.monotonic()
     say(f"# pop3s container test: {sh(['systemctl', '--version'])[1].splitlines()[0]}, "
         f"cgroup {'v2' if os.path.exists('/sys/fs/cgroup/cgroup.controllers') else 'v1'}")
-    steps = [setup, t_verify, t_start, t_sessions, t_logging, t_logger_restart, t_in_use_and_delete,
+    steps = [setup, t_verify, t_start, t_sessions, t_logging, t_pop3sctl, t_logger_restart, t_in_use_and_delete,
              t_idle_timeout, t_stop_mid_retr, t_max_connections, t_cost, t_flood, t_trigger_limit_counterfactual,
              t_security, t_bench]
     only = open("/results/only").read().strip() if os.path.exists("/results/only") else ""
