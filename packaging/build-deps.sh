@@ -5,7 +5,7 @@
 set -eu
 pkgs="build-essential autoconf automake pkg-config libgnutls28-dev libsystemd-dev
 libcrypt-dev check gnutls-bin curl python3 whois mandoc systemd systemd-container
-debhelper lintian rpm rpmlint logrotate mpop fetchmail"
+debhelper fakeroot lintian rpm rpmlint logrotate mpop fetchmail"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
