@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -825,6 +826,58 @@ START_TEST(test_update_record)
 }
 END_TEST
 
+/* Hostile input, deterministic: random octets (printable, spaces, CR, LF,
+ * NUL, 8-bit), random command words with random arguments, in random chunk
+ * sizes. The session must never crash (the ASan stage runs this too), must
+ * answer only with protocol lines, and must still work afterwards. */
+START_TEST(test_random_input)
+{
+	static const char *const words[] = {
+		"USER ", "PASS ", "AUTH PLAIN ", "AUTH ", "STAT", "LIST ", "RETR ", "TOP ",
+		"UIDL ", "NOOP", "RSET", "CAPA", "APOP ", "DELE ", "*", "=",
+	};
+	char chunk[700];
+	struct conn c;
+	unsigned seed = 12345;
+	int round;
+
+	conn_open(&c);
+	login(&c);
+	for (round = 0; round < 3000 && !c.closed; round++) {
+		size_t len = (size_t)(rand_r(&seed) % 600), i = 0;
+
+		while (i < len) {
+			int k = rand_r(&seed) % 10;
+
+			if (k == 0 && i + 12 < len) {
+				const char *w = words[rand_r(&seed) % (sizeof(words) / sizeof(words[0]))];
+
+				memcpy(chunk + i, w, strlen(w));
+				i += strlen(w);
+			} else if (k == 1) {
+				chunk[i++] = "\r\n\0 "[rand_r(&seed) % 4];
+			} else if (k == 2) {
+				chunk[i++] = (char)('0' + rand_r(&seed) % 10);
+			} else {
+				chunk[i++] = (char)(rand_r(&seed) % 256);
+			}
+		}
+		/* QUIT would end the test early; keep it out of the stream */
+		for (i = 0; i + 4 <= len; i++)
+			if (strncasecmp(chunk + i, "QUIT", 4) == 0)
+				chunk[i] = 'X';
+		say(&c, chunk, len);
+		/* every reply line is a protocol line or part of a listing */
+		ck_assert_msg(c.m.len == 0 || c.m.out[c.m.len - 1] == '\n', "round %d: partial reply", round);
+	}
+	ck_assert_msg(!c.closed, "random input closed the session after %d rounds", round);
+	say(&c, "\r\nNOOP\r\n", 8);
+	ck_assert_msg(c.m.len >= 16 && strcmp(c.m.out + c.m.len - 16, "+OK Still here\r\n") == 0,
+	              "after the noise: %s", c.m.out);
+	conn_close(&c);
+}
+END_TEST
+
 static Suite *
 pop3_session_suite(void)
 {
@@ -861,6 +914,7 @@ pop3_session_suite(void)
 	tcase_add_test(errors, test_quit_in_authorization);
 	tcase_add_test(limits, test_long_lines);
 	tcase_add_test(limits, test_corpus_sizes);
+	tcase_add_test(limits, test_random_input);
 	tcase_add_test(filter, test_filter_retr_size_and_content);
 	tcase_add_test(filter, test_filter_top);
 	tcase_add_test(filter, test_filter_failure);
