@@ -568,6 +568,21 @@ START_TEST(test_users_file_missing)
 }
 END_TEST
 
+/* A mailbox root that is missing (unmounted disk, typo in HOME=) is a
+ * temporary failure for the client, never an empty mailbox. */
+START_TEST(test_home_missing)
+{
+	struct conn c;
+
+	params.home = th_path(dir, "no-such-home");
+	conn_open(&c);
+	ck_assert_str_eq(SAY(&c, "USER alice\r\nPASS secret\r\n"),
+	                 "+OK Send your password\r\n-ERR [SYS/TEMP] Cannot open the mailbox\r\n");
+	ck_assert_int_eq(pop3_session_state(c.s), POP3_STATE_AUTHORIZATION);
+	conn_close(&c);
+}
+END_TEST
+
 START_TEST(test_invalid_user_names)
 {
 	static const char *const names[] = { "../alice", ".alice", "a/b", "a:b" };
@@ -910,6 +925,7 @@ pop3_session_suite(void)
 	tcase_add_test(errors, test_unreadable_message);
 	tcase_add_test(errors, test_expunge_failure);
 	tcase_add_test(errors, test_users_file_missing);
+	tcase_add_test(errors, test_home_missing);
 	tcase_add_test(errors, test_invalid_user_names);
 	tcase_add_test(errors, test_quit_in_authorization);
 	tcase_add_test(limits, test_long_lines);
