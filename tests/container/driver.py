@@ -22,6 +22,10 @@ import threading
 import time
 import traceback
 
+# The integration tests' client and helpers, bound in by run.sh.
+sys.path.insert(0, "/pop3s-test-lib")
+from pop3test import RawClient, crypt_hash, make_cert  # noqa: E402
+
 CONF_DIR = "/etc/pop3s"
 CONF = f"{CONF_DIR}/pop3s.conf"
 CERT = f"{CONF_DIR}/cert.pem"
@@ -130,59 +134,12 @@ class POP3S(poplib.POP3_SSL):
         return self.sock.getsockname()[1]
 
 
-class Raw:
-    """A TLS connection after the greeting, for exact protocol bytes."""
+class Raw(RawClient):
+    """A TLS connection from a chosen source address, after the greeting."""
 
     def __init__(self, src="127.0.0.1", timeout=20):
         s = socket.create_connection(("127.0.0.1", PORT), timeout, source_address=(src, 0))
-        self.sock = CTX.wrap_socket(s, server_hostname="localhost")
-        self.buf = b""
-        self.greeting = self.line()
-
-    def lport(self):
-        return self.sock.getsockname()[1]
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            c = self.sock.recv(65536)
-            if not c:
-                raise EOFError("connection closed")
-            self.buf += c
-        l, self.buf = self.buf.split(b"\r\n", 1)
-        return l
-
-    def cmd(self, c):
-        self.send(c.encode() + b"\r\n")
-        return self.line()
-
-    def multiline(self):
-        out = []
-        while True:
-            l = self.line()
-            if l == b".":
-                return out
-            out.append(l)
-
-    def closed_within(self, timeout):
-        self.sock.settimeout(timeout)
-        try:
-            while True:
-                c = self.sock.recv(65536)
-                if not c:
-                    return True
-        except (ssl.SSLError, ConnectionResetError, BrokenPipeError, EOFError):
-            return True
-        except socket.timeout:
-            return False
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        super().__init__(CTX.wrap_socket(s, server_hostname="localhost"))
 
 
 def refused_without_greeting(src="127.0.0.1", timeout=5):
@@ -213,23 +170,6 @@ def served(src="127.0.0.1", timeout=20):
 
 
 # --- setup -----------------------------------------------------------------
-_libcrypt = None
-
-
-def crypt_hash(pw):
-    import ctypes
-    import ctypes.util
-    global _libcrypt
-    if _libcrypt is None:
-        _libcrypt = ctypes.CDLL(ctypes.util.find_library("crypt") or "libcrypt.so.1")
-        _libcrypt.crypt.restype = ctypes.c_char_p
-        _libcrypt.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
-        _libcrypt.crypt_gensalt.restype = ctypes.c_char_p
-        _libcrypt.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
-    salt = _libcrypt.crypt_gensalt(b"$y$", 0, None, 0)
-    return _libcrypt.crypt(pw.encode(), salt).decode()
-
-
 def message(n, body=None):
     return (f"From: sender{n}@example.org\nTo: someone@example.org\nSubject: message {n}\n\n"
             + (body or f"Body of message {n}.\n.A line that starts with a dot.\n")).encode()
@@ -273,16 +213,9 @@ def setup():
     t = time.monotonic()
     with open(CONF) as f:
         BASE_CONF = f.read().split("\n# --- container test settings")[0]   # as installed
-    tmpl = "/tmp/cert.tmpl"
-    with open(tmpl, "w") as f:
-        f.write('cn = "localhost"\ndns_name = "localhost"\nip_address = "127.0.0.1"\n'
-                'expiration_days = 30\ntls_www_server\nsigning_key\n')
     old = os.umask(0o077)
-    subprocess.run(["certtool", "--generate-privkey", "--key-type=ecdsa", "--curve=secp256r1",
-                    "--outfile", KEY], check=True, capture_output=True)
+    make_cert(CERT, KEY)
     os.umask(old)
-    subprocess.run(["certtool", "--generate-self-signed", "--load-privkey", KEY, "--template", tmpl,
-                    "--outfile", CERT], check=True, capture_output=True)
     os.chmod(KEY, 0o600)    # root's alone: sessions get it on standard input
     os.chown(KEY, 0, 0)
     os.chmod(CERT, 0o644)
@@ -373,12 +306,12 @@ def curl(url, src):
 
 def t_sessions():
     t = time.monotonic()
-    rc, out, cmds, err = curl(f"pop3s://127.0.0.1/", "127.0.0.3")
+    rc, out, cmds, err = curl("pop3s://127.0.0.1/", "127.0.0.3")
     lines = [l for l in out.decode().split("\r\n") if l]
     check(rc == 0 and len(lines) == 3 and lines[0].startswith("1 "), "curl: LIST of alice's 3 messages",
           f"rc={rc} {out!r} {err[-300:]}")
     CURL_CMDS.append(("127.0.0.3", cmds))
-    rc, out, cmds, err = curl(f"pop3s://127.0.0.1/2", "127.0.0.4")
+    rc, out, cmds, err = curl("pop3s://127.0.0.1/2", "127.0.0.4")
     want = message(2).replace(b"\n", b"\r\n")
     check(rc == 0 and out == want, "curl: RETR 2 is the stored message with CRLF line ends",
           f"rc={rc} {out[:200]!r} {err[-300:]}")
@@ -667,7 +600,7 @@ def t_idle_timeout():
         c.cmd("USER dave")
         r = c.cmd("PASS " + PASSWORDS["dave"])
         t0 = time.monotonic()
-        closed = c.closed_within(15)
+        closed = c.closed(15)
         took = time.monotonic() - t0
         check(r.startswith(b"+OK") and closed and 2.5 <= took <= 8,
               f"idle timeout (TIMEOUT=3): the session closes the connection after {took:.1f} s")
@@ -696,7 +629,7 @@ def t_stop_mid_retr():
     rc, out = systemctl("stop", inst)
     took = time.monotonic() - t0
     check(rc == 0 and took < 6, f"systemctl stop {inst} in the middle of RETR: stopped in {took:.2f} s", out)
-    check(c.closed_within(5), "the client's connection is closed")
+    check(c.closed(5), "the client's connection is closed")
     c.close()
     check(stored("erin") == before, "stopping the instance mid-RETR removed nothing (DELE 2 undone)")
     d = POP3S()

@@ -79,7 +79,8 @@ rc=0
 timeout -k 10 "$limit" systemd-nspawn --quiet --register=no --keep-unit \
 	--directory="$root" --bind-ro=/usr --private-network --console=pipe \
 	--capability=CAP_SYS_RESOURCE \
-	--bind-ro="$here:/pop3s-test" --bind="$results:/results" \
+	--bind-ro="$here:/pop3s-test" --bind-ro="$top/tests/integration:/pop3s-test-lib" \
+	--bind="$results:/results" \
 	-b -- systemd.unit=pop3s-container-test.service systemd.show_status=0 \
 	</dev/null >"$work/console.log" 2>&1 || rc=$?
 echo "container test: container ran $(( $(date +%s) - t1 )) s (nspawn exit $rc)"

@@ -297,6 +297,14 @@ class RawClient:
     def send(self, data):
         self.sock.sendall(data)
 
+    def cmd(self, command):
+        """Sends one command line and returns the first reply line."""
+        self.send(command.encode() + b"\r\n")
+        return self.line()
+
+    def lport(self):
+        return self.sock.getsockname()[1]
+
     def line(self):
         while b"\r\n" not in self.buf:
             chunk = self.sock.recv(65536)
