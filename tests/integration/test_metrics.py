@@ -3,7 +3,6 @@ STATE/metrics; the counters and the live sessions survive a logger restart;
 a session killed with SIGKILL stops being current."""
 import json
 import os
-import poplib
 import shutil
 import signal
 import subprocess
