@@ -446,6 +446,11 @@ static const struct {
 	{ "NOOP 1\r\n", "-ERR Syntax: NOOP\r\n" },
 	{ "RSET 1\r\n", "-ERR Syntax: RSET\r\n" },
 	{ "TOP 1 2 3\r\n", "-ERR Too many arguments\r\n" },
+	{ "LIST  1\r\n", "-ERR Arguments must be separated by one space\r\n" },
+	{ "LIST 1abc\r\n", "-ERR Invalid message number\r\n" },
+	{ "RETR 1 \r\n", "-ERR Arguments must be separated by one space\r\n" },
+	{ "TOP 1  1\r\n", "-ERR Arguments must be separated by one space\r\n" },
+	{ "DELE  1\r\n", "-ERR Arguments must be separated by one space\r\n" },
 	{ "XYZZY\r\n", "-ERR Unknown command\r\n" },
 	{ "\r\n", "-ERR Unknown command\r\n" },
 	{ " STAT\r\n", "-ERR Unknown command\r\n" },
@@ -478,14 +483,14 @@ START_TEST(test_long_lines)
 
 	conn_open(&c);
 	login(&c);
-	/* 253 octets + CRLF = 255, the RFC 2449 maximum: accepted. */
-	memset(line, ' ', sizeof(line));
-	memcpy(line, "NOOP", 4);
+	/* 253 octets + CRLF = 255, the RFC 2449 maximum: read as a command. */
+	memset(line, 'x', sizeof(line));
+	memcpy(line, "PASS ", 5);
 	memcpy(line + 253, "\r\n", 2);
-	ck_assert_str_eq(say(&c, line, 255), "+OK Still here\r\n");
+	ck_assert_str_eq(say(&c, line, 255), "-ERR Already logged in\r\n");
 	/* One more octet: refused, and the session goes on. */
 	memcpy(line + 254, "\r\n", 2);
-	line[253] = ' ';
+	line[253] = 'x';
 	ck_assert_str_eq(say(&c, line, 256), "-ERR Line too long\r\n");
 	/* Far longer than any buffer, then a good command in the same chunk. */
 	memset(line, 'A', sizeof(line));

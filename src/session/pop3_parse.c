@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 #include "parse_num.h"
@@ -38,6 +39,7 @@ int
 pop3_parse(char *line, struct pop3_cmdline *ret)
 {
 	char *p = line, *kw;
+	bool more = true;
 
 	memset(ret, 0, sizeof(*ret));
 	kw = p;
@@ -47,6 +49,7 @@ pop3_parse(char *line, struct pop3_cmdline *ret)
 		ret->rest = p;
 	} else {
 		ret->rest = p;  /* empty string */
+		more = false;
 	}
 	if (*kw == '\0')
 		return -EINVAL;
@@ -56,16 +59,19 @@ pop3_parse(char *line, struct pop3_cmdline *ret)
 	/* PASS keeps the whole rest: passwords may contain spaces. */
 	if (ret->cmd == POP3_CMD_PASS)
 		return 0;
-	for (;;) {
-		while (*p == ' ')
-			p++;
-		if (*p == '\0')
-			break;
+	/* RFC 1939 section 3: keyword and arguments are separated by a single
+	 * space. An empty argument (two spaces in a row, a trailing space) is
+	 * malformed, so "LIST  1" is refused like "LIST 1abc", not read as
+	 * "LIST 1". */
+	while (more) {
+		if (*p == '\0' || *p == ' ')
+			return -EPROTO;
 		if (ret->argc == POP3_ARGS_MAX)
 			return -E2BIG;
 		ret->argv[ret->argc++] = p;
 		p += strcspn(p, " ");
-		if (*p == ' ')
+		more = *p == ' ';
+		if (more)
 			*p++ = '\0';
 	}
 	return 0;

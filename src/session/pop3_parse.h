@@ -23,10 +23,11 @@ struct pop3_cmdline {
 };
 
 /* Splits line (modified in place, NUL-terminated) into *ret. The keyword is
- * matched case-insensitively. Arguments are separated by single spaces (runs
- * of spaces are tolerated). Returns 0; -EINVAL for an empty line or a
- * keyword that is not a known command (ret->cmd = POP3_CMD_UNKNOWN); -E2BIG
- * when there are more than POP3_ARGS_MAX arguments. Argument counts per
+ * matched case-insensitively. Arguments are separated by exactly one space.
+ * Returns 0; -EINVAL for an empty line or a keyword that is not a known
+ * command (ret->cmd = POP3_CMD_UNKNOWN); -EPROTO for an empty argument (two
+ * spaces in a row, a trailing space; ret->cmd is set); -E2BIG when there are
+ * more than POP3_ARGS_MAX arguments. Argument counts per
  * command are checked by the state machine. */
 int pop3_parse(char *line, struct pop3_cmdline *ret);
 

@@ -672,6 +672,8 @@ pop3_session_input(struct pop3_session *s, char *line, size_t len, unsigned flag
 		r = pop3_parse(line, &c);
 		if (r == -E2BIG)
 			ok = reply_err(s, "Too many arguments");
+		else if (r == -EPROTO)
+			ok = reply_err(s, "Arguments must be separated by one space");
 		else if (r < 0)
 			ok = reply_err(s, "Unknown command");
 		else if (s->state == POP3_STATE_AUTHORIZATION)
