@@ -5,9 +5,10 @@
 
 #include <stddef.h>
 #include "config.h"
+#include "exitcode.h"
 
 /* Exit statuses of pop3sctl and of each command. */
-enum ctl_status { CTL_OK = 0, CTL_ERR = 1, CTL_USAGE = 2 };
+enum ctl_status { CTL_OK = POP3S_EXIT_OK, CTL_ERR = POP3S_EXIT_ERROR, CTL_USAGE = POP3S_EXIT_USAGE };
 
 /* Loads path over the defaults; on failure prints the parser's message
  * and returns -errno. */

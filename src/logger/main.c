@@ -18,6 +18,7 @@
 #include <systemd/sd-daemon.h>
 #include "monotime.h"
 #include "config.h"
+#include "exitcode.h"
 #include "logd_file.h"
 #include "logd_journal.h"
 #include "logd_metrics.h"
@@ -105,16 +106,16 @@ parse_args(int argc, char **argv, const char **path, bool *check)
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return POP3S_EXIT_OK;
 		default:
 			usage(stderr);
-			return 2;
+			return POP3S_EXIT_USAGE;
 		}
 	}
 	if (optind != argc) {
 		fprintf(stderr, PROG ": unexpected argument: %s\n", argv[optind]);
 		usage(stderr);
-		return 2;
+		return POP3S_EXIT_USAGE;
 	}
 	return -1;
 }
@@ -433,11 +434,11 @@ main(int argc, char **argv)
 	config_defaults(&lg.cfg);
 	if (config_load(path, &lg.cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, PROG ": %s\n", err);
-		return 1;
+		return POP3S_EXIT_ERROR;
 	}
 	if (check) {
 		config_dump(&lg.cfg, stdout);
-		return fflush(stdout) == 0 ? 0 : 1;
+		return fflush(stdout) == 0 ? POP3S_EXIT_OK : POP3S_EXIT_ERROR;
 	}
 	snprintf(file_what, sizeof(file_what), "cannot write %s, lines lost", lg.cfg.logs);
 	lg.file_err.what = file_what;
@@ -445,7 +446,7 @@ main(int argc, char **argv)
 	         lg.cfg.state);
 	lg.metrics_err.what = metrics_what;
 	if (setup(&lg) < 0)
-		return 1;
+		return POP3S_EXIT_ERROR;
 	sd_notify(0, "READY=1");
 	fprintf(stderr, PROG ": reading %s, writing %s\n", lg.cfg.queue, lg.cfg.logs);
 
@@ -454,5 +455,5 @@ main(int argc, char **argv)
 	free(lg.buf);
 	fprintf(stderr, PROG ": stopped after %lu records\n", lg.records);
 	/* The queue is not unlinked: records sent meanwhile wait for us. */
-	return r < 0 ? 1 : 0;
+	return r < 0 ? POP3S_EXIT_ERROR : POP3S_EXIT_OK;
 }

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 #include "config.h"
+#include "exitcode.h"
 #include "logclient.h"
 #include "logrec.h"
 #include "session_loop.h"
@@ -126,15 +127,15 @@ check_config(const struct pop3s_config *cfg)
 
 	if (tls_server_new(cfg, &tls, err, sizeof(err)) < 0) {
 		fprintf(stderr, PROG ": %s\n", err);
-		return 1;
+		return POP3S_EXIT_ERROR;
 	}
 	tls_server_free(tls);
 	config_dump(cfg, stdout);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		fprintf(stderr, PROG ": writing the configuration: %s\n", strerror(errno));
-		return 1;
+		return POP3S_EXIT_ERROR;
 	}
-	return 0;
+	return POP3S_EXIT_OK;
 }
 
 static int
@@ -146,20 +147,20 @@ serve(const struct pop3s_config *cfg, int fd)
 	struct tls_server *tls;
 	struct logclient *log;
 	unsigned hs_ms;
-	int r, status = 0;
+	int r, status = POP3S_EXIT_OK;
 
 	client_ip(fd, ip, sizeof(ip));
 	/* Credentials are loaded per connection so that a renewed
 	 * certificate applies to the next connection without a restart. */
 	if (tls_server_new(cfg, &tls, err, sizeof(err)) < 0) {
 		fprintf(stderr, PROG ": %s\n", err);
-		return 1;
+		return POP3S_EXIT_ERROR;
 	}
 	log = logclient_new(cfg->queue, cfg->queue_timeout_ms, ip);
 	if (log == NULL) {
 		fprintf(stderr, PROG ": cannot create log client: %s\n", strerror(ENOMEM));
 		tls_server_free(tls);
-		return 1;
+		return POP3S_EXIT_ERROR;
 	}
 
 	hs_ms = cfg->handshake_timeout > UINT_MAX / 1000 ? UINT_MAX
@@ -176,7 +177,7 @@ serve(const struct pop3s_config *cfg, int fd)
 		               tls_describe(tls, detail, sizeof(detail)));
 		r = session_loop_run(cfg, tls, fd, log);
 		if (r < 0)
-			status = 1;
+			status = POP3S_EXIT_ERROR;
 	}
 	logclient_free(log);
 	tls_server_free(tls);
@@ -203,16 +204,16 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return POP3S_EXIT_OK;
 		default:
 			usage(stderr);
-			return 1;
+			return POP3S_EXIT_USAGE;
 		}
 	}
 	if (optind != argc) {
 		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
-		return 1;
+		return POP3S_EXIT_USAGE;
 	}
 
 	/* The process holds the private key and, briefly, passwords: no core
@@ -227,13 +228,13 @@ main(int argc, char **argv)
 	config_defaults(&cfg);
 	if (config_load(conf, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, PROG ": %s\n", err);
-		return 1;
+		return POP3S_EXIT_ERROR;
 	}
 	if (check_only)
 		return check_config(&cfg);
 
 	fd = connection_fd();
 	if (fd < 0)
-		return 1;
+		return POP3S_EXIT_ERROR;
 	return serve(&cfg, fd);
 }

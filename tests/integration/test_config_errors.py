@@ -61,7 +61,7 @@ for text, progs, pat in rows:
     for prog in progs:
         rc, err, _ = run(prog, path)
         name = os.path.basename(prog)
-        R.check(rc != 0, f"{name} refuses {text.strip()!r}", f"exit {rc}")
+        R.check(rc == 1, f"{name} refuses {text.strip()!r} with exit 1", f"exit {rc}")
         lines = err.splitlines()
         # "PROGRAM: FILE:LINE: problem", the program name being optional
         R.check(len(lines) == 1 and re.match(r"^(pop3s-\w+: )?" + re.escape(path) + ":", lines[0])
