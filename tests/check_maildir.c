@@ -17,12 +17,14 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <linux/capability.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -1166,14 +1168,21 @@ END_TEST
 
 /* Messages appearing and vanishing while scanning: a scan never fails and
  * never lists a stable message wrongly (vanishing between readdir, stat
- * and open is hit by chance, many times over). */
+ * and open is hit by chance, many times over). Ends on counts, not on
+ * time: at least 20 scans during which the other process created and
+ * removed at least 400 messages, however slow or busy the machine. */
 START_TEST(test_vanishing)
 {
 	struct box b = box_new();
-	struct timespec t0, t;
+	volatile unsigned long *churned;
+	unsigned long before;
 	pid_t pid;
 	int status, scans = 0;
 
+	churned = mmap(NULL, sizeof(*churned), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+	               -1, 0);
+	ck_assert(churned != MAP_FAILED);
+	*churned = 0;
 	put(&b, "stable-1", MSG1, 1000, 0);
 	put(&b, "new/stable-2", MSG2, 1001, 0);
 	pid = fork();
@@ -1197,9 +1206,13 @@ START_TEST(test_vanishing)
 				         (i - 3) % 2 ? "new/churn" : "churn", i - 3);
 				unlink(old);
 			}
+			*churned = i + 1;
 		}
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* Scanning starts once the churn has. */
+	while (*churned < 4)
+		sched_yield();
+	before = *churned;
 	do {
 		struct mailbox *mb;
 		size_t i;
@@ -1220,11 +1233,10 @@ START_TEST(test_vanishing)
 		}
 		mailbox_free(mb);
 		scans++;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-	} while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 400);
+	} while (scans < 20 || *churned - before < 400);
 	kill(pid, SIGKILL);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_int_gt(scans, 5);
+	munmap((void *)churned, sizeof(*churned));
 	box_free(&b);
 }
 END_TEST
