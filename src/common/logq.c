@@ -13,9 +13,11 @@
  *  - fs.mqueue.msgsize_max is 8192 by default, so 512-octet records fit.
  * Linux mqueue descriptors are always close-on-exec. */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
 #include "monotime.h"
@@ -123,6 +125,42 @@ logq_open_receiver(const char *name, long depth, mqd_t *ret)
 	}
 	*ret = q;
 	return 0;
+}
+
+unsigned long
+logq_charge(long depth)
+{
+	/* struct msg_msg is 48 octets, struct posix_msg_tree_node 40 (x86_64,
+	 * Linux 6.1); messages of different priorities get a node each. */
+	unsigned long d = depth > 0 ? (unsigned long)depth : 0;
+
+	return d * (48 + LOGQ_MSGSIZE) + (d < 32768 ? d : 32768) * 40;
+}
+
+int
+logq_probe(const char *name, long depth)
+{
+	struct mq_attr a = { .mq_maxmsg = depth, .mq_msgsize = LOGQ_MSGSIZE };
+	char probe[NAME_MAX + 2];
+	mqd_t q;
+	int r;
+
+	q = mq_open(name, O_RDONLY);
+	if (q != (mqd_t)-1) {
+		mq_close(q);
+		return 0;
+	}
+	if (errno != ENOENT)
+		return -errno;
+	if ((size_t)snprintf(probe, sizeof(probe), "%.*s.probe", NAME_MAX - 7, name) >= sizeof(probe))
+		return -ENAMETOOLONG;
+	(void)mq_unlink(probe);  /* a probe left by a killed run */
+	q = mq_open(probe, O_RDONLY | O_CREAT | O_EXCL, 0600, &a);
+	if (q == (mqd_t)-1)
+		return -errno;
+	r = mq_unlink(probe) < 0 ? -errno : 0;
+	mq_close(q);
+	return r;
 }
 
 long

@@ -25,6 +25,17 @@ int logq_send(mqd_t q, const void *buf, size_t len, unsigned timeout_ms);
  * LOGQ_MSGSIZE is an error (-EMSGSIZE). Returns 0 or -errno. */
 int logq_open_receiver(const char *name, long depth, mqd_t *ret);
 
+/* Octets the kernel charges to the creating user's RLIMIT_MSGQUEUE for a
+ * queue depth records deep (ipc/mqueue.c: the message bodies plus a header
+ * and a tree node each; an estimate to within a few percent on 64-bit). */
+unsigned long logq_charge(long depth);
+
+/* Whether a queue of depth records could be created now: 0 if name exists
+ * already or a probe queue of that size can be made (it is removed at
+ * once); -EMFILE when the user's RLIMIT_MSGQUEUE has no room left, -EINVAL
+ * when depth exceeds fs.mqueue.msg_max for this process, or -errno. */
+int logq_probe(const char *name, long depth);
+
 /* Non-blocking receive into buf (cap >= the queue's message size).
  * Returns the message length, -EAGAIN when empty, or -errno. */
 long logq_receive(mqd_t q, void *buf, size_t cap);

@@ -6,12 +6,14 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +26,7 @@
 #include "logd_metrics.h"
 #include "logq.h"
 #include "logrec.h"
+#include "parse_num.h"
 
 #define PROG "pop3s-logger"
 #define REPORT_INTERVAL_US (60 * 1000000ull)  /* repeated problems: once a minute */
@@ -83,26 +86,38 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	        "Usage: " PROG " [-c FILE] [-n] [-h]\n"
+	        "Usage: " PROG " [-c FILE] [-n | -Q DEPTH] [-h]\n"
 	        "Writes the log records of pop3s sessions to the log file and the journal.\n"
-	        "  -c FILE  configuration file (default " CONFIG_DEFAULT_PATH ")\n"
-	        "  -n       check the configuration, print it and exit\n"
-	        "  -h       show this help\n");
+	        "  -c FILE   configuration file (default " CONFIG_DEFAULT_PATH ")\n"
+	        "  -n        check the configuration, print it and exit\n"
+	        "  -Q DEPTH  check that the queue (QUEUE=) exists or that one DEPTH records\n"
+	        "            deep can be created now, explain why not, and exit\n"
+	        "  -h        show this help\n");
 }
 
 /* Returns -1 to go on, or an exit status. */
 static int
-parse_args(int argc, char **argv, const char **path, bool *check)
+parse_args(int argc, char **argv, const char **path, bool *check, long *probe_depth)
 {
+	uint64_t v;
 	int c;
 
-	while ((c = getopt(argc, argv, "c:nh")) != -1) {
+	while ((c = getopt(argc, argv, "c:nQ:h")) != -1) {
 		switch (c) {
 		case 'c':
 			*path = optarg;
 			break;
 		case 'n':
 			*check = true;
+			break;
+		case 'Q':
+			if (parse_u64(optarg, 1, 65536, &v) < 0) {
+				fprintf(stderr, PROG ": -Q: '%s' is not a queue depth from 1 to 65536\n",
+				        optarg);
+				usage(stderr);
+				return POP3S_EXIT_USAGE;
+			}
+			*probe_depth = (long)v;
 			break;
 		case 'h':
 			usage(stdout);
@@ -134,6 +149,39 @@ read_msg_max(void)
 	return v;
 }
 
+/* Says why a queue depth records deep cannot be created (r from
+ * logq_probe or logq_open_receiver), in terms an administrator can act on:
+ * systemd's own message for a full RLIMIT_MSGQUEUE is "Too many open
+ * files". */
+static void
+explain_queue_error(const char *where, const char *knob, const char *name, long depth, int r)
+{
+	struct rlimit rl;
+	struct passwd *pw;
+	char limit[64] = "its limit";
+	long msg_max;
+
+	if (r == -EMFILE && getrlimit(RLIMIT_MSGQUEUE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		snprintf(limit, sizeof(limit), "its limit of %lu KiB",
+		         (unsigned long)(rl.rlim_cur / 1024));
+	if (r == -EMFILE) {
+		pw = getpwuid(geteuid());  /* an error path only: no NSS otherwise */
+		fprintf(stderr, PROG ": %scannot create the log queue %s (%ld records of %d octets, "
+		        "about %lu KiB): the message queues of user %s (uid %lu) already use up %s "
+		        "(RLIMIT_MSGQUEUE); remove queues that are no longer needed "
+		        "(ls -l /dev/mqueue) or lower %s\n",
+		        where, name, depth, LOGQ_MSGSIZE, (logq_charge(depth) + 1023) / 1024,
+		        pw ? pw->pw_name : "?", (unsigned long)geteuid(), limit, knob);
+	} else if (r == -EINVAL && (msg_max = read_msg_max()) > 0 && depth > msg_max)
+		fprintf(stderr, PROG ": %scannot create the log queue %s %ld records deep: "
+		        "fs.mqueue.msg_max is %ld and this process may not exceed it "
+		        "(CAP_SYS_RESOURCE); raise the sysctl or let systemd create the queue\n",
+		        where, name, depth, msg_max);
+	else
+		fprintf(stderr, PROG ": %scannot create the log queue %s %ld records deep: %s\n",
+		        where, name, depth, strerror(-r));
+}
+
 /* Uses the queue systemd created (pop3s-logger.socket) if it handed one
  * over, else opens or creates cfg.queue. Reports its own errors. */
 static int
@@ -141,7 +189,6 @@ open_queue(struct logger *lg)
 {
 	char where[PATH_MAX + 64];
 	int n, r;
-	long msg_max;
 
 	config_where(&lg->cfg, CONF_QUEUE, where, sizeof(where));
 	n = sd_listen_fds(1);
@@ -168,11 +215,13 @@ open_queue(struct logger *lg)
 		        "ignoring it\n", SD_LISTEN_FDS_START);
 
 	r = logq_open_receiver(lg->cfg.queue, lg->cfg.queue_depth, &lg->q);
-	if (r == -EINVAL && (msg_max = read_msg_max()) > 0 && lg->cfg.queue_depth > msg_max) {
-		fprintf(stderr, PROG ": %sQUEUE_DEPTH=%u: cannot create %s: %s (fs.mqueue.msg_max "
-		        "is %ld; raise the sysctl or let systemd create the queue)\n",
-		        config_where(&lg->cfg, CONF_QUEUE_DEPTH, where, sizeof(where)),
-		        lg->cfg.queue_depth, lg->cfg.queue, strerror(-r), msg_max);
+	if (r == -EMFILE || r == -EINVAL) {
+		char at[sizeof(where) + 32];
+
+		snprintf(at, sizeof(at), "%sQUEUE_DEPTH=%u: ",
+		         config_where(&lg->cfg, CONF_QUEUE_DEPTH, where, sizeof(where)),
+		         lg->cfg.queue_depth);
+		explain_queue_error(at, "QUEUE_DEPTH", lg->cfg.queue, (long)lg->cfg.queue_depth, r);
 	} else if (r < 0) {
 		fprintf(stderr, PROG ": %sQUEUE=%s: cannot open or create the message queue: %s%s\n",
 		        where, lg->cfg.queue, strerror(-r), r == -EMSGSIZE ?
@@ -426,15 +475,27 @@ main(int argc, char **argv)
 	const char *path = CONFIG_DEFAULT_PATH;
 	char err[CONFIG_ERR_MAX];
 	bool check = false;
+	long probe_depth = 0;
 	int r;
 
-	r = parse_args(argc, argv, &path, &check);
+	r = parse_args(argc, argv, &path, &check, &probe_depth);
 	if (r >= 0)
 		return r;
 	config_defaults(&lg.cfg);
 	if (config_load(path, &lg.cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, PROG ": %s\n", err);
 		return POP3S_EXIT_ERROR;
+	}
+	if (probe_depth > 0) {
+		/* pop3s-logger.socket's ExecStartPre=: systemd's own message
+		 * for a queue it cannot create does not say why. */
+		r = logq_probe(lg.cfg.queue, probe_depth);
+		if (r < 0) {
+			explain_queue_error("", "MessageQueueMaxMessages= of pop3s-logger.socket "
+			                    "in a drop-in", lg.cfg.queue, probe_depth, r);
+			return POP3S_EXIT_ERROR;
+		}
+		return POP3S_EXIT_OK;
 	}
 	if (check) {
 		config_dump(&lg.cfg, stdout);

@@ -42,6 +42,32 @@ def mq_unlink(name):
     _librt.mq_unlink(name.encode())
 
 
+class _MqAttr(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_long), ("maxmsg", ctypes.c_long), ("msgsize", ctypes.c_long),
+                ("curmsgs", ctypes.c_long), ("pad", ctypes.c_long * 4)]
+
+
+_librt.mq_open.restype = ctypes.c_int
+_librt.mq_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_int, ctypes.POINTER(_MqAttr)]
+
+
+def mq_fill_budget(prefix):
+    """Creates message queues named prefix-... until this user's
+    RLIMIT_MSGQUEUE has no room for even the smallest; returns their names
+    (mq_unlink each to give the room back)."""
+    names = []
+    for size in (8192, 1024, 128):
+        a = _MqAttr(0, 10, size, 0)
+        for i in range(1000):
+            name = f"{prefix}-{size}-{i}"
+            q = _librt.mq_open(name.encode(), os.O_RDONLY | os.O_CREAT, 0o600, ctypes.byref(a))
+            if q < 0:
+                break
+            os.close(q)
+            names.append(name)
+    return names
+
+
 def free_port(family=socket.AF_INET, host="127.0.0.1"):
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
