@@ -1558,10 +1558,16 @@ START_TEST(test_total_saturates)
 	struct mailbox *mb;
 	size_t i, count = 0;
 	int fd, n = 0;
+	const char *tmpdir = getenv("TMPDIR");
+	char *saved = tmpdir != NULL ? strdup(tmpdir) : NULL;
 
 	ck_assert_int_eq(setenv("TMPDIR", "/dev/shm", 1), 0);
 	home = th_tmpdir();
-	unsetenv("TMPDIR");
+	if (saved != NULL)
+		setenv("TMPDIR", saved, 1);
+	else
+		unsetenv("TMPDIR");
+	free(saved);
 	snprintf(user, sizeof(user), "%s/u", home);
 	ck_assert_int_eq(mkdir(user, 0700), 0);
 	for (i = 0; i < 3; i++) {
