@@ -585,9 +585,13 @@ cmd_quit_update(struct pop3_session *s)
 	if (res.gone > 0)
 		snprintf(gone, sizeof(gone), ", %zu already gone", res.gone);
 	if (r < 0) {
-		snprintf(why, sizeof(why), "%zu of %zu messages not removed (%zu changed since login, "
-		         "%zu failed): %s", res.changed + res.failed, marked, res.changed, res.failed,
-		         r == -ESTALE ? "changed since login" : strerror(-r));
+		if (res.failed > 0)
+			snprintf(why, sizeof(why), "%zu of %zu messages not removed (%zu changed since "
+			         "login, %zu failed: %s)", res.changed + res.failed, marked,
+			         res.changed, res.failed, strerror(-res.first_error));
+		else
+			snprintf(why, sizeof(why), "%zu of %zu messages not removed (%zu changed since "
+			         "login)", res.changed, marked, res.changed);
 		snprintf(s->detail, sizeof(s->detail), "%s", why);
 		if (s->p->log)
 			logclient_send_update(s->p->log, res.removed, "ERR", why);
