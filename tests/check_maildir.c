@@ -941,7 +941,8 @@ check_retr(struct mailbox *mb, size_t i)
 
 	ck_assert_int_eq(mailbox_msg_open(mb, i, &fd), 0);
 	mem_transport_init(&mt);
-	ck_assert_int_eq(msgstream_send_fd(fd, MSGSTREAM_ALL_LINES, "+OK\r\n", &mt.t, &started), 0);
+	ck_assert_int_eq(msgstream_send_fd(fd, MSGSTREAM_ALL_LINES, mb->msgs[i].size, "+OK\r\n",
+	                                   &mt.t, &started), 0);
 	ck_assert_int_eq(transport_flush(&mt.t), 0);
 	close(fd);
 	for (k = 5; k + 3 < mt.len; k++)
@@ -1247,7 +1248,7 @@ START_TEST(test_expunge)
 {
 	struct box b = box_new();
 	struct mailbox *mb;
-	size_t failed = 99;
+	struct mailbox_expunge_result res;
 
 	put(&b, "new/1.M1.h", MSG1, 1000, 0);
 	put(&b, "cur/2.M1.h:2,S", MSG1, 1001, 0);
@@ -1259,10 +1260,14 @@ START_TEST(test_expunge)
 	mb->msgs[0].deleted = true;
 	mb->msgs[1].deleted = true;
 	mb->msgs[3].deleted = true;
-	/* Already removed by someone else: counts as removed. */
+	/* Already removed by someone else: not an error, but not counted
+	 * as removed by us either. */
 	ck_assert_int_eq(unlink(th_path(b.user, "4_")), 0);
-	ck_assert_int_eq(mailbox_expunge(mb, &failed), 0);
-	ck_assert_uint_eq(failed, 0);
+	ck_assert_int_eq(mailbox_expunge(mb, &res), 0);
+	ck_assert_uint_eq(res.removed, 2);
+	ck_assert_uint_eq(res.gone, 1);
+	ck_assert_uint_eq(res.changed + res.failed, 0);
+	ck_assert_int_eq(res.first_error, 0);
 	mailbox_free(mb);
 	ck_assert_int_eq(access(th_path(b.user, "new/1.M1.h"), F_OK), -1);
 	ck_assert_int_eq(access(th_path(b.user, "cur/2.M1.h:2,S"), F_OK), -1);
@@ -1271,8 +1276,8 @@ START_TEST(test_expunge)
 	mb = scan(&b);
 	ck_assert_uint_eq(mb->count, 2);
 	/* Nothing marked: nothing removed. */
-	ck_assert_int_eq(mailbox_expunge(mb, &failed), 0);
-	ck_assert_uint_eq(failed, 0);
+	ck_assert_int_eq(mailbox_expunge(mb, &res), 0);
+	ck_assert_uint_eq(res.removed + res.gone + res.changed + res.failed, 0);
 	mailbox_free(mb);
 	mb = scan(&b);
 	ck_assert_uint_eq(mb->count, 2);
@@ -1281,13 +1286,13 @@ START_TEST(test_expunge)
 }
 END_TEST
 
-/* A message that cannot be removed (replaced by a directory: EISDIR) is
- * reported; the others are removed all the same. */
+/* A message replaced by a directory is not the message scanned: kept and
+ * reported as changed; the others are removed all the same. */
 START_TEST(test_expunge_failure)
 {
 	struct box b = box_new();
 	struct mailbox *mb;
-	size_t failed = 0;
+	struct mailbox_expunge_result res;
 
 	put(&b, "1_", MSG1, 1000, 0);
 	put(&b, "new/2.M1.h", MSG1, 1001, 0);
@@ -1301,12 +1306,312 @@ START_TEST(test_expunge_failure)
 	ck_assert_int_eq(mkdir(th_path(b.user, "1_"), 0700), 0);
 	ck_assert_int_eq(unlink(th_path(b.user, "new/2.M1.h")), 0);
 	ck_assert_int_eq(mkdir(th_path(b.user, "new/2.M1.h"), 0700), 0);
-	ck_assert_int_eq(mailbox_expunge(mb, &failed), -EISDIR);
-	ck_assert_uint_eq(failed, 2);
+	ck_assert_int_eq(mailbox_expunge(mb, &res), -ESTALE);
+	ck_assert_uint_eq(res.changed, 2);
+	ck_assert_uint_eq(res.removed, 1);
+	ck_assert_uint_eq(res.failed + res.gone, 0);
 	mailbox_free(mb);
+	ck_assert_int_eq(access(th_path(b.user, "1_"), F_OK), 0);
+	ck_assert_int_eq(access(th_path(b.user, "new/2.M1.h"), F_OK), 0);
 	ck_assert_int_eq(access(th_path(b.user, "3_"), F_OK), -1);
 	ck_assert_int_eq(access(th_path(b.user, "4_"), F_OK), 0);
 	box_free(&b);
+}
+END_TEST
+
+/* --- Races: the file the client saw ------------------------------------------------ */
+
+/* Replaces HOME/u/relpath by a new file (another inode) with data and the
+ * given mtime, as a delivery agent would: write aside, rename over. */
+static void
+replace(struct box *b, const char *relpath, const char *data, time_t sec)
+{
+	char tmp[4200];
+
+	snprintf(tmp, sizeof(tmp), "%s/.replacement", b->user);
+	th_write_file(tmp, data, strlen(data));
+	set_mtime(tmp, sec, 0);
+	ck_assert_int_eq(rename(tmp, th_path(b->user, relpath)), 0);
+}
+
+static void
+mv(struct box *b, const char *from, const char *to)
+{
+	char f[4200];
+
+	snprintf(f, sizeof(f), "%s", th_path(b->user, from));
+	ck_assert_int_eq(rename(f, th_path(b->user, to)), 0);
+}
+
+static void
+append(struct box *b, const char *relpath, const char *data)
+{
+	int fd = open(th_path(b->user, relpath), O_WRONLY | O_APPEND);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, data, strlen(data)), (ssize_t)strlen(data));
+	close(fd);
+}
+
+/* A plain-layout file replaced or modified under the same name since the
+ * scan is not the message the client deleted: it stays, reported. */
+START_TEST(test_expunge_keeps_replaced)
+{
+	struct box b = box_new();
+	struct mailbox *mb;
+	struct mailbox_expunge_result res;
+	size_t i;
+	char *data;
+
+	put(&b, "a", MSG1, 1000, 0);   /* replaced: same content, new inode */
+	put(&b, "b", MSG1, 1001, 0);   /* appended to */
+	put(&b, "c", MSG1, 1002, 0);   /* same size, new mtime */
+	put(&b, "d", MSG1, 1003, 0);   /* untouched: removed */
+	put(&b, "new/5.M1.h", MSG1, 1004, 0);   /* replaced, no rename */
+	mb = scan(&b);
+	ck_assert_uint_eq(mb->count, 5);
+	for (i = 0; i < mb->count; i++)
+		mb->msgs[i].deleted = true;
+	replace(&b, "a", MSG1, 1000);
+	append(&b, "b", "more\n");
+	set_mtime(th_path(b.user, "b"), 1001, 0);   /* even with the old mtime */
+	set_mtime(th_path(b.user, "c"), 1002, 1);
+	replace(&b, "new/5.M1.h", MSG2, 1004);
+	ck_assert_int_eq(mailbox_expunge(mb, &res), -ESTALE);
+	ck_assert_uint_eq(res.removed, 1);
+	ck_assert_uint_eq(res.changed, 4);
+	ck_assert_uint_eq(res.gone + res.failed, 0);
+	mailbox_free(mb);
+	ck_assert_int_eq(access(th_path(b.user, "a"), F_OK), 0);
+	ck_assert_int_eq(access(th_path(b.user, "b"), F_OK), 0);
+	ck_assert_int_eq(access(th_path(b.user, "c"), F_OK), 0);
+	ck_assert_int_eq(access(th_path(b.user, "d"), F_OK), -1);
+	data = th_read_file(th_path(b.user, "new/5.M1.h"), NULL);
+	ck_assert_str_eq(data, MSG2);
+	free(data);
+	box_free(&b);
+}
+END_TEST
+
+/* A Maildir message another reader renamed (new/ to cur/, flags changed)
+ * is found by its base name and removed if it is the same file; one
+ * renamed and modified, or only reachable under another base name (a hard
+ * link), is not. */
+START_TEST(test_expunge_follows_rename)
+{
+	struct box b = box_new();
+	struct mailbox *mb;
+	struct mailbox_expunge_result res;
+	size_t i;
+
+	put(&b, "new/10.M1.h", MSG1, 1000, 0);       /* -> cur/10.M1.h:2,S */
+	put(&b, "cur/11.M1.h:2,", MSG1, 1001, 0);    /* -> cur/11.M1.h:2,S */
+	put(&b, "new/12.M1.h", MSG1, 1002, 0);       /* -> cur/12.M1.h:2,S, and a
+	                                              * new file at new/12.M1.h */
+	put(&b, "new/13.M1.h", MSG1, 1003, 0);       /* -> cur/13.M1.h:2,S, modified */
+	put(&b, "new/14.M1.h", MSG1, 1004, 0);       /* removed by someone else */
+	put(&b, "new/15.M1.h", MSG1, 1005, 0);       /* only cur/other:2,S remains */
+	put(&b, "cur/16.M1.h:2,S", MSG1, 1006, 0);   /* not deleted */
+	mb = scan(&b);
+	ck_assert_uint_eq(mb->count, 7);
+	for (i = 0; i < 6; i++)
+		mb->msgs[i].deleted = true;
+	mv(&b, "new/10.M1.h", "cur/10.M1.h:2,S");
+	mv(&b, "cur/11.M1.h:2,", "cur/11.M1.h:2,S");
+	mv(&b, "new/12.M1.h", "cur/12.M1.h:2,S");
+	put(&b, "new/12.M1.h", MSG1, 1002, 0);
+	mv(&b, "new/13.M1.h", "cur/13.M1.h:2,S");
+	append(&b, "cur/13.M1.h:2,S", "edited\n");
+	ck_assert_int_eq(unlink(th_path(b.user, "new/14.M1.h")), 0);
+	ck_assert_int_eq(link(th_path(b.user, "new/15.M1.h"), th_path(b.user, "cur/other:2,S")), 0);
+	ck_assert_int_eq(unlink(th_path(b.user, "new/15.M1.h")), 0);
+
+	ck_assert_int_eq(mailbox_expunge(mb, &res), -ESTALE);
+	ck_assert_uint_eq(res.removed, 3);   /* 10, 11, 12 */
+	ck_assert_uint_eq(res.changed, 1);   /* 13 */
+	ck_assert_uint_eq(res.gone, 2);      /* 14, 15 */
+	ck_assert_uint_eq(res.failed, 0);
+	mailbox_free(mb);
+	ck_assert_int_eq(access(th_path(b.user, "cur/10.M1.h:2,S"), F_OK), -1);
+	ck_assert_int_eq(access(th_path(b.user, "cur/11.M1.h:2,S"), F_OK), -1);
+	ck_assert_int_eq(access(th_path(b.user, "cur/12.M1.h:2,S"), F_OK), -1);
+	ck_assert_int_eq(access(th_path(b.user, "new/12.M1.h"), F_OK), 0);
+	ck_assert_int_eq(access(th_path(b.user, "cur/13.M1.h:2,S"), F_OK), 0);
+	ck_assert_int_eq(access(th_path(b.user, "cur/other:2,S"), F_OK), 0);
+	ck_assert_int_eq(access(th_path(b.user, "cur/16.M1.h:2,S"), F_OK), 0);
+	mb = scan(&b);
+	ck_assert_uint_eq(mb->count, 4);
+	mailbox_free(mb);
+	box_free(&b);
+}
+END_TEST
+
+/* Many deleted messages all moved to cur/ by another reader: one pass over
+ * the directories finds them all. */
+START_TEST(test_expunge_follows_many)
+{
+	struct box b = box_new();
+	struct mailbox *mb;
+	struct mailbox_expunge_result res;
+	char from[64], to[64];
+	size_t i, n = 2000;
+	struct timespec t0, t1;
+
+	for (i = 0; i < n; i++) {
+		snprintf(from, sizeof(from), "new/%zu.M1.h", i);
+		put(&b, from, MSG1, 1000 + (time_t)i, 0);
+	}
+	ck_assert_int_eq(mkdir(th_path(b.user, "cur"), 0700), 0);
+	mb = scan(&b);
+	ck_assert_uint_eq(mb->count, n);
+	for (i = 0; i < n; i++) {
+		mb->msgs[i].deleted = true;
+		snprintf(from, sizeof(from), "new/%zu.M1.h", i);
+		snprintf(to, sizeof(to), "cur/%zu.M1.h:2,S", i);
+		mv(&b, from, to);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(mailbox_expunge(mb, &res), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_uint_eq(res.removed, n);
+	ck_assert_uint_eq(res.gone + res.changed + res.failed, 0);
+	printf("expunge of %zu renamed messages: %.1f ms\n", n,
+	       (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	mailbox_free(mb);
+	mb = scan(&b);
+	ck_assert_uint_eq(mb->count, 0);
+	mailbox_free(mb);
+	box_free(&b);
+}
+END_TEST
+
+/* A message whose file is not the one scanned cannot be opened: its
+ * listed size would be wrong. */
+START_TEST(test_msg_open_changed)
+{
+	struct box b = box_new();
+	struct mailbox *mb;
+	int fd;
+
+	put(&b, "a", MSG1, 1000, 0);
+	put(&b, "b", MSG1, 1001, 0);
+	put(&b, "c", MSG1, 1002, 0);
+	put(&b, "d", MSG1, 1003, 0);
+	put(&b, "e", "x\ny\n", 1004, 0);
+	mb = scan(&b);
+	ck_assert_uint_eq(mb->count, 5);
+	replace(&b, "a", MSG1, 1000);                   /* other inode */
+	append(&b, "b", "grown\n");                     /* other size */
+	set_mtime(th_path(b.user, "b"), 1001, 0);
+	set_mtime(th_path(b.user, "c"), 1002, 5);       /* other mtime */
+	ck_assert_int_eq(truncate(th_path(b.user, "e"), 1), 0);   /* shrunk */
+	set_mtime(th_path(b.user, "e"), 1004, 0);
+	ck_assert_int_eq(mailbox_msg_open(mb, 0, &fd), -ESTALE);
+	ck_assert_int_eq(mailbox_msg_open(mb, 1, &fd), -ESTALE);
+	ck_assert_int_eq(mailbox_msg_open(mb, 2, &fd), -ESTALE);
+	ck_assert_int_eq(mailbox_msg_open(mb, 4, &fd), -ESTALE);
+	ck_assert_int_eq(mailbox_msg_open(mb, 3, &fd), 0);
+	ck_assert_int_eq(mailbox_msg_unchanged(mb, 3, fd), 0);
+	append(&b, "d", "x");   /* changed after it was opened */
+	ck_assert_int_eq(mailbox_msg_unchanged(mb, 3, fd), -ESTALE);
+	close(fd);
+	mailbox_free(mb);
+	box_free(&b);
+}
+END_TEST
+
+/* Cached sizes a file cannot have are not served: a file of n octets has
+ * a POP3 size in [n, 2n + 2] (2 if empty). Exactly the bounds pass. */
+START_TEST(test_cache_forged_sizes)
+{
+	static const struct {
+		const char *size;   /* cached size of a ("x\ny\n": 4 octets, size 6) */
+		uint64_t served;
+	} rows[] = {
+		{ "18446744073709551615", 6 }, { "9223372036854775808", 6 }, { "0", 6 },
+		{ "3", 6 }, { "11", 6 }, { "4", 4 }, { "10", 10 }, { "6", 6 },
+	};
+	struct box b = box_new();
+	size_t i;
+
+	put(&b, "a", "x\ny\n", 1000, 0);
+	put(&b, "e", "", 1001, 0);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char tmpl[256];
+		struct mailbox *mb;
+		char *cache;
+
+		snprintf(tmpl, sizeof(tmpl), "pop3s-sizes 1\n@a %s a\n@e %s e\n", rows[i].size,
+		         i % 2 ? "0" : "3");
+		write_cache(&b, tmpl, strlen(tmpl));
+		mb = scan(&b);
+		ck_assert_uint_eq(mb->count, 2);
+		ck_assert_msg(mb->msgs[0].size == rows[i].served, "cached %s: served %llu",
+		              rows[i].size, (unsigned long long)mb->msgs[0].size);
+		ck_assert_uint_eq(mb->msgs[1].size, 2);   /* empty: 0 and 3 refused */
+		mailbox_free(mb);
+		/* A refused entry is replaced by the measured size. */
+		cache = th_read_file(th_path(b.user, MAILDIR_CACHE_NAME), NULL);
+		ck_assert_ptr_null(strstr(cache, " 18446744073709551615 a\n"));
+		ck_assert_ptr_nonnull(strstr(cache, " 2 e\n"));
+		free(cache);
+	}
+	box_free(&b);
+}
+END_TEST
+
+/* Totals saturate instead of wrapping: three sparse files of 2^62 octets
+ * with (plausible) cached sizes of 2^63 each sum to more than 2^64. Needs
+ * a file system that allows such files: tmpfs at /dev/shm. */
+START_TEST(test_total_saturates)
+{
+	char tmpl[512], *home, user[4000];
+	const char *names[] = { "a", "b", "c" };
+	struct mailbox *mb;
+	size_t i, count = 0;
+	int fd, n = 0;
+	const char *tmpdir = getenv("TMPDIR");
+	char *saved = tmpdir != NULL ? strdup(tmpdir) : NULL;
+
+	ck_assert_int_eq(setenv("TMPDIR", "/dev/shm", 1), 0);
+	home = th_tmpdir();
+	if (saved != NULL)
+		setenv("TMPDIR", saved, 1);
+	else
+		unsetenv("TMPDIR");
+	free(saved);
+	snprintf(user, sizeof(user), "%s/u", home);
+	ck_assert_int_eq(mkdir(user, 0700), 0);
+	for (i = 0; i < 3; i++) {
+		fd = open(th_path(user, names[i]), O_WRONLY | O_CREAT, 0600);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_msg(ftruncate(fd, (off_t)1 << 62) == 0, "sparse file: %s", strerror(errno));
+		close(fd);
+		set_mtime(th_path(user, names[i]), 1000 + (time_t)i, 0);
+	}
+	{
+		struct box b;
+
+		b.home = home;
+		snprintf(b.user, sizeof(b.user), "%s", user);
+		n = snprintf(tmpl, sizeof(tmpl), "pop3s-sizes 1\n@a 9223372036854775808 a\n"
+		             "@b 9223372036854775808 b\n@c 9223372036854775808 c\n");
+		write_cache(&b, tmpl, (size_t)n);
+	}
+	ck_assert_int_eq(mailbox_open(home, "u", &mb), 0);
+	ck_assert_int_eq(mailbox_scan(mb), 0);   /* from the cache: nothing read */
+	ck_assert_uint_eq(mb->count, 3);
+	ck_assert_uint_eq(mb->msgs[0].size, (uint64_t)1 << 63);
+	ck_assert_uint_eq(mailbox_total(mb, true, &count), UINT64_MAX);
+	ck_assert_uint_eq(count, 3);
+	mb->msgs[1].deleted = mb->msgs[2].deleted = true;
+	ck_assert_uint_eq(mailbox_total(mb, false, &count), (uint64_t)1 << 63);
+	ck_assert_uint_eq(count, 1);
+	mb->msgs[2].deleted = false;
+	ck_assert_uint_eq(mailbox_total(mb, false, &count), UINT64_MAX);
+	mailbox_free(mb);
+	th_rm_rf(home);
+	free(home);
 }
 END_TEST
 
@@ -1409,15 +1714,15 @@ static void
 expunge_eacces_child(struct box *b)
 {
 	struct mailbox *mb;
-	size_t failed = 0;
+	struct mailbox_expunge_result res;
 
 	CHILD_CHECK(mailbox_open(b->home, "u", &mb) == 0);
 	CHILD_CHECK(mailbox_scan(mb) == 0);
 	CHILD_CHECK(mb->count == 4);
 	mb->msgs[0].deleted = mb->msgs[1].deleted = mb->msgs[2].deleted = true;
 	CHILD_CHECK(chmod(th_path(b->user, "cur"), 0500) == 0);
-	CHILD_CHECK(mailbox_expunge(mb, &failed) == -EACCES);
-	CHILD_CHECK(failed == 2);
+	CHILD_CHECK(mailbox_expunge(mb, &res) == -EACCES);
+	CHILD_CHECK(res.failed == 2 && res.removed == 1 && res.changed == 0 && res.gone == 0);
 	CHILD_CHECK(access(th_path(b->user, "new/1.M1.h"), F_OK) < 0);
 	CHILD_CHECK(access(th_path(b->user, "cur/2.M1.h:2,S"), F_OK) == 0);
 	CHILD_CHECK(access(th_path(b->user, "4_"), F_OK) == 0);
@@ -1490,6 +1795,7 @@ maildir_suite(void)
 	tcase_add_test(tc, test_cache_corrupt);
 	tcase_add_test(tc, test_cache_garbage);
 	tcase_add_test(tc, test_cache_not_a_file);
+	tcase_add_test(tc, test_cache_forged_sizes);
 	tcase_add_test(tc, test_mailbox_open);
 	tcase_add_test(tc, test_msg_open);
 	tcase_add_test(tc, test_skipped_entries);
@@ -1506,6 +1812,11 @@ maildir_suite(void)
 	tc = tcase_create("Errors");
 	tcase_add_test(tc, test_expunge);
 	tcase_add_test(tc, test_expunge_failure);
+	tcase_add_test(tc, test_expunge_keeps_replaced);
+	tcase_add_test(tc, test_expunge_follows_rename);
+	tcase_add_test(tc, test_expunge_follows_many);
+	tcase_add_test(tc, test_msg_open_changed);
+	tcase_add_test(tc, test_total_saturates);
 	tcase_add_test(tc, test_unreadable_message);
 	tcase_add_test(tc, test_expunge_eacces);
 	tcase_add_test(tc, test_unwritable_mailbox);

@@ -27,12 +27,16 @@ static unsigned inj_calls;       /* reads seen on inj_fd */
 static unsigned inj_eio_at;      /* fail this call (1-based) with EIO; 0 = never */
 static size_t inj_max;           /* at most this many octets a read; 0 = no limit */
 static bool inj_eintr;           /* every other call fails with EINTR first */
+static unsigned inj_hook_at;     /* before this call (1-based), run inj_hook */
+static void (*inj_hook)(void);   /* changes the file under the reader */
 
 static ssize_t
 inject(int fd, void *buf, size_t n, off_t off, bool positional)
 {
 	if (fd == inj_fd) {
 		inj_calls++;
+		if (inj_hook != NULL && inj_calls == inj_hook_at)
+			inj_hook();
 		if (inj_eintr && inj_calls % 2 == 1) {
 			errno = EINTR;
 			return -1;
@@ -100,6 +104,8 @@ inj_reset(int fd)
 	inj_eio_at = 0;
 	inj_max = 0;
 	inj_eintr = false;
+	inj_hook_at = 0;
+	inj_hook = NULL;
 }
 
 /* --- helpers ------------------------------------------------------------ */
@@ -294,8 +300,8 @@ START_TEST(test_table_size_and_send)
 		              (unsigned long long)size, plen);
 
 		mem_transport_init(&mt);
-		ck_assert_int_eq(msgstream_send_fd(fd, MSGSTREAM_ALL_LINES, "+OK x\r\n", &mt.t,
-		                                   &started), 0);
+		ck_assert_int_eq(msgstream_send_fd(fd, MSGSTREAM_ALL_LINES, plen, "+OK x\r\n",
+		                                   &mt.t, &started), 0);
 		ck_assert(started);
 		ck_assert_int_eq(transport_flush(&mt.t), 0);
 		want = malloc(wlen + 16);
@@ -382,7 +388,8 @@ START_TEST(test_top_send_stops_reading)
 	fd = tmpfile_with(msg, len, &dir);
 	inj_reset(fd);
 	mem_transport_init(&mt);
-	ck_assert_int_eq(msgstream_send_fd(fd, 1, "+OK\r\n", &mt.t, &started), 0);
+	ck_assert_int_eq(msgstream_send_fd(fd, 1, MSGSTREAM_SIZE_ANY, "+OK\r\n", &mt.t, &started),
+	                 0);
 	ck_assert_int_eq(transport_flush(&mt.t), 0);
 	ck_assert_str_eq(mt.out, "+OK\r\nSubject: big\r\n\r\nfirst\r\n.\r\n");
 	ck_assert_uint_eq(inj_calls, 1);
@@ -449,8 +456,8 @@ START_TEST(test_short_reads_and_eintr)
 		inj_max = maxes[k];
 		inj_eintr = true;
 		mem_transport_init(&mt);
-		ck_assert_int_eq(msgstream_send_fd(fd, MSGSTREAM_ALL_LINES, "+OK\r\n", &mt.t,
-		                                   &started), 0);
+		ck_assert_int_eq(msgstream_send_fd(fd, MSGSTREAM_ALL_LINES, plain.len, "+OK\r\n",
+		                                   &mt.t, &started), 0);
 		ck_assert_int_eq(transport_flush(&mt.t), 0);
 		ck_assert_uint_eq(mt.len, 5 + want.len + 3);
 		ck_assert(memcmp(mt.out + 5, want.p, want.len) == 0);
@@ -590,7 +597,7 @@ START_TEST(test_64mib)
 	c->t.write_all = check_write;
 	c->t.ctx = c;
 	c->line_start = true;
-	ck_assert_int_eq(msgstream_send_fd(fd, MSGSTREAM_ALL_LINES, "+OK big\r\n", &c->t,
+	ck_assert_int_eq(msgstream_send_fd(fd, MSGSTREAM_ALL_LINES, size, "+OK big\r\n", &c->t,
 	                                   &started), 0);
 	ck_assert_int_eq(transport_flush(&c->t), 0);
 	getrusage(RUSAGE_SELF, &ru1);
@@ -637,7 +644,8 @@ assert_nothing_sent(int fd, int want)
 	bool started = true;
 
 	mem_transport_init(&mt);
-	ck_assert_int_eq(msgstream_send_fd(fd, MSGSTREAM_ALL_LINES, "+OK\r\n", &mt.t, &started),
+	ck_assert_int_eq(msgstream_send_fd(fd, MSGSTREAM_ALL_LINES, MSGSTREAM_SIZE_ANY,
+	                                   "+OK\r\n", &mt.t, &started),
 	                 want);
 	ck_assert(!started);
 	ck_assert_uint_eq(mt.t.used, 0);
@@ -699,7 +707,8 @@ START_TEST(test_read_error)
 	inj_reset(fd);
 	inj_eio_at = 2;
 	mem_transport_init(&mt);
-	ck_assert_int_eq(msgstream_send_fd(fd, MSGSTREAM_ALL_LINES, "+OK\r\n", &mt.t, &started),
+	ck_assert_int_eq(msgstream_send_fd(fd, MSGSTREAM_ALL_LINES, MSGSTREAM_SIZE_ANY,
+	                                   "+OK\r\n", &mt.t, &started),
 	                 -EIO);
 	ck_assert(started);
 	ck_assert_int_eq(transport_flush(&mt.t), 0);
@@ -732,7 +741,8 @@ START_TEST(test_write_error)
 	inj_reset(fd);
 	mem_transport_init(&mt);
 	mt.fail_after = 1000;
-	ck_assert_int_eq(msgstream_send_fd(fd, MSGSTREAM_ALL_LINES, "+OK\r\n", &mt.t, &started),
+	ck_assert_int_eq(msgstream_send_fd(fd, MSGSTREAM_ALL_LINES, MSGSTREAM_SIZE_ANY,
+	                                   "+OK\r\n", &mt.t, &started),
 	                 -EPIPE);
 	ck_assert(started);
 	/* It stopped reading at the failure. */
@@ -742,12 +752,124 @@ START_TEST(test_write_error)
 	/* A transport already broken. */
 	mem_transport_init(&mt);
 	mt.t.error = -ECONNRESET;
-	ck_assert_int_eq(msgstream_send_fd(fd, MSGSTREAM_ALL_LINES, "+OK\r\n", &mt.t, &started),
+	ck_assert_int_eq(msgstream_send_fd(fd, MSGSTREAM_ALL_LINES, MSGSTREAM_SIZE_ANY,
+	                                   "+OK\r\n", &mt.t, &started),
 	                 -ECONNRESET);
 	mem_transport_free(&mt);
 	inj_reset(-1);
 	tmpfile_done(fd, dir);
 	free(msg);
+}
+END_TEST
+
+/* --- the announced size holds, or the reply stays unterminated ------------ */
+
+static const char *change_path;   /* the file the hooks change */
+
+static void
+hook_grow(void)
+{
+	int fd = open(change_path, O_WRONLY | O_APPEND);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "appended line\n", 14), 14);
+	close(fd);
+}
+
+static void
+hook_shrink(void)
+{
+	ck_assert_int_eq(truncate(change_path, 20), 0);
+}
+
+/* Same size, other content (as an in-place rewrite would be). */
+static void
+hook_rewrite(void)
+{
+	int fd = open(change_path, O_WRONLY);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, "XXXX", 4, 0), 4);
+	close(fd);
+}
+
+/* Sends msg with reads of 16 octets, hook before read call `at`, the
+ * size announced as `size`; checks the result and that the reply is never
+ * terminated unless it succeeded, and never carries more than size octets
+ * of message (the message has no line starting with '.'). */
+static void
+send_changing(const char *msg, void (*hook)(void), unsigned at, long lines, uint64_t size,
+              int want)
+{
+	struct mem_transport mt;
+	bool started = false;
+	char *dir;
+	int fd = tmpfile_with(msg, strlen(msg), &dir);
+
+	struct timespec old[2] = { { 1000, 0 }, { 1000, 0 } };
+
+	change_path = th_path(dir, "msg");
+	/* An old mtime, so that a rewrite within the same clock tick as
+	 * the creation still shows. */
+	ck_assert_int_eq(futimens(fd, old), 0);
+	inj_reset(fd);
+	inj_max = 16;
+	inj_hook = hook;
+	inj_hook_at = at;
+	mem_transport_init(&mt);
+	ck_assert_int_eq(msgstream_send_fd(fd, lines, size, "+OK\r\n", &mt.t, &started), want);
+	ck_assert(started);
+	ck_assert_int_eq(transport_flush(&mt.t), 0);
+	ck_assert_uint_ge(mt.len, 5);
+	ck_assert(memcmp(mt.out, "+OK\r\n", 5) == 0);
+	if (want == 0) {
+		ck_assert(memcmp(mt.out + mt.len - 3, ".\r\n", 3) == 0);
+		if (lines < 0)
+			ck_assert_uint_eq(mt.len, 5 + size + 3);
+	} else {
+		ck_assert_msg(mt.len < 5 + 5 || memcmp(mt.out + mt.len - 5, "\r\n.\r\n", 5) != 0,
+		              "terminated after %d", want);
+		ck_assert_uint_le(mt.len - 5, size);
+	}
+	mem_transport_free(&mt);
+	inj_reset(-1);
+	tmpfile_done(fd, dir);
+}
+
+/* RETR of a file that grows, shrinks or is rewritten while it is sent:
+ * never a terminated reply with another octet count than announced. */
+START_TEST(test_send_file_changes)
+{
+	static const char msg[] = "Subject: changing\n\nline one\nline two\nline three\n"
+	                          "line four\nline five\n";
+	uint64_t size = sizeof(msg) - 1 + 7;   /* 7 LFs gain a CR */
+
+	send_changing(msg, NULL, 0, MSGSTREAM_ALL_LINES, size, 0);
+	send_changing(msg, hook_grow, 3, MSGSTREAM_ALL_LINES, size, -ERANGE);
+	send_changing(msg, hook_shrink, 3, MSGSTREAM_ALL_LINES, size, -ERANGE);
+	send_changing(msg, hook_rewrite, 3, MSGSTREAM_ALL_LINES, size, -ESTALE);
+	/* Grown by its last read: the size check alone catches it. */
+	send_changing(msg, hook_grow, 6, MSGSTREAM_ALL_LINES, size, -ERANGE);
+	/* TOP that stops before the change still succeeds; one that reads
+	 * to the end holds the message to its listed size. */
+	send_changing(msg, hook_grow, 3, 0, size, 0);
+	send_changing(msg, hook_shrink, 3, 100, size, -ERANGE);
+	send_changing(msg, hook_rewrite, 2, 100, size, -ESTALE);
+}
+END_TEST
+
+/* A wrong announced size (a lying size cache) with an unchanged file: the
+ * message is cut at the size, or not terminated. */
+START_TEST(test_send_wrong_size)
+{
+	static const char msg[] = "Subject: size\n\nbody\n";
+	uint64_t size = sizeof(msg) - 1 + 3;
+
+	send_changing(msg, NULL, 0, MSGSTREAM_ALL_LINES, size, 0);
+	send_changing(msg, NULL, 0, MSGSTREAM_ALL_LINES, size + 1, -ERANGE);
+	send_changing(msg, NULL, 0, MSGSTREAM_ALL_LINES, size - 1, -ERANGE);
+	send_changing(msg, NULL, 0, MSGSTREAM_ALL_LINES, 0, -ERANGE);
+	send_changing(msg, NULL, 0, MSGSTREAM_ALL_LINES, UINT64_MAX - 1, -ERANGE);
 }
 END_TEST
 
@@ -780,6 +902,8 @@ msgstream_suite(void)
 	tcase_add_test(tc, test_send_unreadable);
 	tcase_add_test(tc, test_read_error);
 	tcase_add_test(tc, test_write_error);
+	tcase_add_test(tc, test_send_file_changes);
+	tcase_add_test(tc, test_send_wrong_size);
 	suite_add_tcase(s, tc);
 	return s;
 }

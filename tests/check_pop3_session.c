@@ -553,7 +553,9 @@ START_TEST(test_expunge_failure)
 	ck_assert_int_eq(unlink(p), 0);
 	ck_assert_int_eq(mkdir(p, 0700), 0);
 	th_write_file(th_path(p, "x"), "x", 1);
-	ck_assert_str_eq(SAY(&c, "QUIT\r\n"), "-ERR [SYS/TEMP] 1 deleted messages could not be removed\r\n");
+	ck_assert_str_eq(SAY(&c, "QUIT\r\n"),
+	                 "-ERR [SYS/TEMP] 1 deleted message not removed, 1 removed\r\n");
+	ck_assert(exists("alice/new/1000.M1.test/x"));
 	ck_assert(c.closed);
 	ck_assert(!exists("alice/new/1003.M4.test"));
 	conn_close(&c);
@@ -846,6 +848,188 @@ START_TEST(test_update_record)
 }
 END_TEST
 
+/* --- races with other mailbox writers ------------------------------------ */
+
+static void
+move(const char *from, const char *to)
+{
+	char f[4096];
+
+	snprintf(f, sizeof(f), "%s", th_path(home, from));
+	ck_assert_int_eq(rename(f, th_path(home, to)), 0);
+}
+
+static void
+append_to(const char *rel, const char *text)
+{
+	FILE *f = fopen(th_path(home, rel), "a");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* A message modified since login: RETR and TOP refuse it (its listed
+ * size is no longer true), QUIT keeps it and says so. */
+START_TEST(test_changed_message_refused)
+{
+	struct logtap lt;
+	struct logrec r;
+	struct conn c;
+
+	logtap_open(&lt);
+	conn_open(&c);
+	login(&c);
+	append_to("alice/new/1000.M1.test", "appended after login\n");
+	ck_assert_str_eq(SAY(&c, "LIST 1\r\n"), "+OK 1 66\r\n");
+	ck_assert_str_eq(SAY(&c, "RETR 1\r\n"),
+	                 "-ERR [SYS/TEMP] Message 1 changed since login\r\n");
+	r = logtap_next(&lt, LOGREC_COMMAND);
+	while (strcmp(r.command, "RETR") != 0)
+		r = logtap_next(&lt, LOGREC_COMMAND);
+	ck_assert_str_eq(r.detail, "message changed since login");
+	ck_assert_str_eq(SAY(&c, "TOP 1 0\r\n"),
+	                 "-ERR [SYS/TEMP] Message 1 changed since login\r\n");
+	ck_assert_str_eq(SAY(&c, "RETR 4\r\n"), "+OK 2 octets\r\n\r\n.\r\n");
+	ck_assert_str_eq(SAY(&c, "DELE 1\r\nDELE 4\r\n"),
+	                 "+OK Message 1 deleted\r\n+OK Message 4 deleted\r\n");
+	ck_assert_str_eq(SAY(&c, "QUIT\r\n"),
+	                 "-ERR [SYS/TEMP] 1 deleted message not removed, 1 removed\r\n");
+	r = logtap_next(&lt, LOGREC_UPDATE);
+	ck_assert_uint_eq(r.removed, 1);
+	ck_assert_str_eq(r.status, "ERR");
+	ck_assert_ptr_nonnull(strstr(r.detail, "1 of 2 messages not removed (1 changed since login"));
+	ck_assert(exists("alice/new/1000.M1.test"));
+	ck_assert(!exists("alice/new/1003.M4.test"));
+	conn_close(&c);
+	logtap_close(&lt);
+}
+END_TEST
+
+/* Messages another reader renamed since login (new/ to cur/, a flag
+ * added) are removed; one someone else removed is not counted as removed
+ * by this session. */
+START_TEST(test_quit_follows_rename)
+{
+	struct logtap lt;
+	struct logrec r;
+	struct conn c;
+
+	logtap_open(&lt);
+	conn_open(&c);
+	login(&c);
+	SAY(&c, "DELE 1\r\nDELE 2\r\nDELE 3\r\n");
+	move("alice/new/1000.M1.test", "alice/cur/1000.M1.test:2,S");
+	move("alice/cur/1001.M2.test:2,S", "alice/cur/1001.M2.test:2,RS");
+	ck_assert_int_eq(unlink(th_path(home, "alice/new/1002.M3.test")), 0);
+	ck_assert_str_eq(SAY(&c, "QUIT\r\n"),
+	                 "+OK Logging out, 2 messages removed, 1 already gone\r\n");
+	r = logtap_next(&lt, LOGREC_UPDATE);
+	ck_assert_uint_eq(r.removed, 2);
+	ck_assert_str_eq(r.status, "OK");
+	ck_assert_str_eq(r.detail, "1 already gone");
+	ck_assert(!exists("alice/cur/1000.M1.test:2,S"));
+	ck_assert(!exists("alice/cur/1001.M2.test:2,RS"));
+	ck_assert(exists("alice/new/1003.M4.test"));
+	conn_close(&c);
+	logtap_close(&lt);
+}
+END_TEST
+
+/* A plain-layout message replaced under the same name after login is not
+ * the message the client deleted: it stays. */
+START_TEST(test_quit_keeps_replaced)
+{
+	struct conn c;
+	char *text;
+
+	msg("alice", "plain-1", "Subject: plain\n\nfirst\n", 1004);
+	conn_open(&c);
+	ck_assert_str_eq(SAY(&c, "USER alice\r\nPASS secret\r\n"),
+	                 "+OK Send your password\r\n+OK Logged in, 5 messages (172 octets)\r\n");
+	ck_assert_str_eq(SAY(&c, "DELE 5\r\n"), "+OK Message 5 deleted\r\n");
+	msg("alice", ".tmp-plain", "Subject: plain\n\nsecond\n", 1004);
+	move("alice/.tmp-plain", "alice/plain-1");
+	ck_assert_str_eq(SAY(&c, "QUIT\r\n"),
+	                 "-ERR [SYS/TEMP] 1 deleted message not removed, 0 removed\r\n");
+	text = th_read_file(th_path(home, "alice/plain-1"), NULL);
+	ck_assert_str_eq(text, "Subject: plain\n\nsecond\n");
+	free(text);
+	conn_close(&c);
+}
+END_TEST
+
+/* Writes alice's size cache: each relpath with its real stat key and the
+ * given size. */
+static void
+forge_cache(const char *const *relpaths, const char *const *sizes, size_t n)
+{
+	char buf[4096];
+	size_t len = 0, i;
+
+	len += (size_t)snprintf(buf, sizeof(buf), "pop3s-sizes 1\n");
+	for (i = 0; i < n; i++) {
+		char rel[512];
+		struct stat st;
+
+		snprintf(rel, sizeof(rel), "alice/%s", relpaths[i]);
+		ck_assert_int_eq(stat(th_path(home, rel), &st), 0);
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%llu %lld %lld %ld %s %s\n",
+		                        (unsigned long long)st.st_ino, (long long)st.st_size,
+		                        (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, sizes[i],
+		                        relpaths[i]);
+	}
+	th_write_file(th_path(home, "alice/.pop3s-sizes"), buf, len);
+}
+
+/* Sizes a file cannot have are not served, and STAT does not wrap. */
+START_TEST(test_forged_cache_refused)
+{
+	static const char *const rel[] = { "new/1000.M1.test", "cur/1001.M2.test:2,S",
+		                           "new/1003.M4.test" };
+	static const char *const sizes[] = { "18446744073709551615", "18446744073709551614",
+		                             "0" };
+	struct conn c;
+
+	forge_cache(rel, sizes, 3);
+	conn_open(&c);
+	login(&c);   /* 4 messages (147 octets) */
+	ck_assert_str_eq(SAY(&c, "STAT\r\n"), "+OK 4 147\r\n");
+	ck_assert_str_eq(SAY(&c, "LIST\r\n"),
+	                 "+OK 4 messages (147 octets)\r\n1 66\r\n2 43\r\n3 36\r\n4 2\r\n.\r\n");
+	conn_close(&c);
+}
+END_TEST
+
+/* A forged size the file could have (66 listed as 67): RETR never sends a
+ * terminated message of another size than announced; it ends the session
+ * and drops the cache, so the next login lists the true size. */
+START_TEST(test_forged_cache_plausible)
+{
+	static const char *const rel[] = { "new/1000.M1.test" };
+	static const char *const sizes[] = { "67" };
+	struct conn c;
+	const char *out;
+
+	forge_cache(rel, sizes, 1);
+	conn_open(&c);
+	ck_assert_str_eq(SAY(&c, "USER alice\r\nPASS secret\r\n"),
+	                 "+OK Send your password\r\n+OK Logged in, 4 messages (148 octets)\r\n");
+	ck_assert_str_eq(SAY(&c, "LIST 1\r\n"), "+OK 1 67\r\n");
+	out = SAY(&c, "RETR 1\r\nNOOP\r\n");
+	ck_assert(strncmp(out, "+OK 67 octets\r\n", 15) == 0);
+	ck_assert_ptr_null(strstr(out, "\r\n.\r\n"));
+	ck_assert_ptr_null(strstr(out, "Still here"));
+	ck_assert(c.closed);
+	ck_assert(!exists("alice/.pop3s-sizes"));
+	conn_close(&c);
+	conn_open(&c);
+	login(&c);
+	ck_assert_str_eq(SAY(&c, "LIST 1\r\n"), "+OK 1 66\r\n");
+	conn_close(&c);
+}
+END_TEST
+
 /* Hostile input, deterministic: random octets (printable, spaces, CR, LF,
  * NUL, 8-bit), random command words with random arguments, in random chunk
  * sizes. The session must never crash (the ASan stage runs this too), must
@@ -940,6 +1124,11 @@ pop3_session_suite(void)
 	tcase_add_test(filter, test_filter_top);
 	tcase_add_test(filter, test_filter_failure);
 	tcase_add_test(filter, test_update_record);
+	tcase_add_test(filter, test_changed_message_refused);
+	tcase_add_test(filter, test_quit_follows_rename);
+	tcase_add_test(errors, test_quit_keeps_replaced);
+	tcase_add_test(errors, test_forged_cache_refused);
+	tcase_add_test(errors, test_forged_cache_plausible);
 	suite_add_tcase(s, filter);
 	suite_add_tcase(s, core);
 	suite_add_tcase(s, errors);

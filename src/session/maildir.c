@@ -56,6 +56,7 @@ add_rec(struct scan *s, enum msg_dir dir, const char *name, const struct stat *s
 	memcpy(r->relpath + plen, name, nlen + 1);
 	r->name = r->relpath + plen;
 	r->dir = dir;
+	r->dev = (uint64_t)st->st_dev;
 	r->ino = (uint64_t)st->st_ino;
 	r->st_size = (int64_t)st->st_size;
 	r->mtime_sec = (int64_t)st->st_mtim.tv_sec;
@@ -221,6 +222,11 @@ mailbox_scan(struct mailbox *mb)
 		msgs[i].size = s.recs[i].size;
 		msgs[i].readable = s.recs[i].readable;
 		msgs[i].deleted = false;
+		msgs[i].id.dev = s.recs[i].dev;
+		msgs[i].id.ino = s.recs[i].ino;
+		msgs[i].id.st_size = s.recs[i].st_size;
+		msgs[i].id.mtime_sec = s.recs[i].mtime_sec;
+		msgs[i].id.mtime_nsec = s.recs[i].mtime_nsec;
 	}
 	for (i = 0; i < mb->count; i++)
 		free(mb->msgs[i].relpath);
@@ -233,7 +239,7 @@ out:
 	return r;
 }
 
-/* --- open, expunge, free ----------------------------------------------------- */
+/* --- open, free ----------------------------------------------------- */
 
 int
 mailbox_open(const char *home, const char *user, struct mailbox **ret)
@@ -301,6 +307,59 @@ open_parent(const struct mailbox *mb, const char *relpath, int *ret_dfd, const c
 	return 0;
 }
 
+/* True if st is the file id describes: same device and inode, and not
+ * modified since (size and mtime). */
+static bool
+ident_same(const struct mailbox_ident *id, const struct stat *st)
+{
+	return id->dev == (uint64_t)st->st_dev && id->ino == (uint64_t)st->st_ino &&
+	       id->st_size == (int64_t)st->st_size &&
+	       id->mtime_sec == (int64_t)st->st_mtim.tv_sec &&
+	       id->mtime_nsec == st->st_mtim.tv_nsec;
+}
+
+int
+mailbox_msg_unchanged(const struct mailbox *mb, size_t idx, int fd)
+{
+	struct stat st;
+
+	if (idx >= mb->count)
+		return -EINVAL;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return S_ISREG(st.st_mode) && ident_same(&mb->msgs[idx].id, &st) ? 0 : -ESTALE;
+}
+
+uint64_t
+mailbox_total(const struct mailbox *mb, bool with_deleted, size_t *ret_count)
+{
+	uint64_t total = 0;
+	size_t i, count = 0;
+
+	for (i = 0; i < mb->count; i++) {
+		if (mb->msgs[i].deleted && !with_deleted)
+			continue;
+		count++;
+		/* Saturate: a sum of plausible sizes of huge (sparse) files
+		 * may exceed 64 bits; it must never wrap to a small one. */
+		if (mb->msgs[i].size > UINT64_MAX - total)
+			total = UINT64_MAX;
+		else
+			total += mb->msgs[i].size;
+	}
+	if (ret_count != NULL)
+		*ret_count = count;
+	return total;
+}
+
+int
+mailbox_cache_drop(struct mailbox *mb)
+{
+	if (unlinkat(mb->dirfd, MAILDIR_CACHE_NAME, 0) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
 int
 mailbox_msg_open(struct mailbox *mb, size_t idx, int *ret_fd)
 {
@@ -333,6 +392,13 @@ mailbox_msg_open(struct mailbox *mb, size_t idx, int *ret_fd)
 		close(fd);
 		return -ENOENT;
 	}
+	if (!ident_same(&mb->msgs[idx].id, &st)) {
+		/* Another file under its name, or this one modified: its
+		 * listed size no longer holds and it is not what the client
+		 * was shown. */
+		close(fd);
+		return -ESTALE;
+	}
 	/* O_NONBLOCK only guarded the open against a FIFO. */
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
@@ -344,53 +410,232 @@ mailbox_msg_open(struct mailbox *mb, size_t idx, int *ret_fd)
 	return 0;
 }
 
-int
-mailbox_expunge(struct mailbox *mb, size_t *ret_failed)
+/* --- expunge ------------------------------------------------------------------ */
+
+/* A deleted Maildir message that is not under its scan-time name: another
+ * reader may have renamed it (new/ to cur/, other flags); it is looked
+ * for by its base name. */
+struct lost {
+	const char *base;   /* the message's file name, up to ':' */
+	size_t len;
+	size_t idx;         /* in mb->msgs */
+	int why;            /* -ENOENT: nothing there; -ESTALE: another file */
+	bool done;          /* found (removed, or failed to) */
+};
+
+static size_t
+base_len(const char *name)
 {
-	size_t i, failed = 0;
-	int first = 0, d;
-	bool removed = false;
+	const char *colon = strchr(name, ':');
 
-	for (i = 0; i < mb->count; i++) {
-		const char *name;
-		int dfd, r;
+	return colon != NULL ? (size_t)(colon - name) : strlen(name);
+}
 
-		if (!mb->msgs[i].deleted)
-			continue;
-		r = open_parent(mb, mb->msgs[i].relpath, &dfd, &name);
-		if (r == 0) {
-			if (unlinkat(dfd, name, 0) < 0)
-				r = -errno;
-			if (dfd != mb->dirfd)
-				close(dfd);
+static int
+cmp_lost(const void *a, const void *b)
+{
+	const struct lost *x = a, *y = b;
+	int c = memcmp(x->base, y->base, x->len < y->len ? x->len : y->len);
+
+	if (c != 0)
+		return c;
+	return x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* Counts a message that was not removed; a real error is preferred over
+ * -ESTALE as the one returned. */
+static void
+not_removed(struct mailbox_expunge_result *res, int r)
+{
+	if (r == -ESTALE)
+		res->changed++;
+	else
+		res->failed++;
+	if (res->first_error == 0 || (res->first_error == -ESTALE && r != -ESTALE))
+		res->first_error = r;
+}
+
+/* Removes m under its scan-time name if the file there is still the one
+ * scanned. Returns 0 (removed), -ENOENT (nothing there), -ESTALE (another
+ * file, or this one modified) or -errno.
+ *
+ * fstatat then unlinkat by name: Linux has no unlink-if-inode, so a file
+ * swapped in during the microseconds between the two calls would still
+ * be removed. Renaming it aside first would close that window but leave
+ * a hidden message behind if the session died in between. */
+static int
+remove_exact(struct mailbox *mb, const struct mailbox_msg *m)
+{
+	const char *name;
+	struct stat st;
+	int dfd, r;
+
+	r = open_parent(mb, m->relpath, &dfd, &name);
+	if (r < 0)
+		return r;   /* -ENOENT if new/ or cur/ is gone */
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode) || !ident_same(&m->id, &st))
+		r = -ESTALE;
+	else if (unlinkat(dfd, name, 0) < 0)
+		r = -errno;
+	if (dfd != mb->dirfd)
+		close(dfd);
+	return r;
+}
+
+/* Looks through new/ and cur/ once for the messages of lost (n of them,
+ * sorted by cmp_lost) and removes each file whose base name and identity
+ * are those of a lost message. Returns 0 or -errno if a directory could
+ * not be read (the messages not found then count as failures). */
+static int
+follow_renamed(struct mailbox *mb, struct lost *lost, size_t n,
+               struct mailbox_expunge_result *res)
+{
+	int d;
+
+	for (d = DIR_NEW; d < DIR_COUNT; d++) {
+		struct dirent *de;
+		DIR *dp;
+		int fd, r = 0;
+
+		fd = openat(mb->dirfd, dir_names[d], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
+				continue;   /* no such Maildir part: nothing there */
+			return -errno;
 		}
-		if (r == 0) {
-			removed = true;
-		} else if (r != -ENOENT) {
-			/* Already gone counts as removed; anything else is
-			 * reported, and the other messages are still tried. */
-			failed++;
-			if (first == 0)
-				first = r;
+		dp = fdopendir(fd);
+		if (dp == NULL) {
+			r = -errno;
+			close(fd);
+			return r;
 		}
-	}
-	/* Make the removals durable before the client is told +OK. Errors
-	 * here change nothing for the client: the unlinks are done. */
-	if (removed) {
-		(void)fsync(mb->dirfd);
-		for (d = DIR_NEW; d < DIR_COUNT; d++) {
-			int fd = openat(mb->dirfd, dir_names[d],
-			                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		for (;;) {
+			struct lost key, *hit;
+			struct stat st;
 
-			if (fd >= 0) {
-				(void)fsync(fd);
-				close(fd);
+			errno = 0;
+			de = readdir(dp);
+			if (de == NULL) {
+				if (errno != 0)
+					r = -errno;
+				break;
+			}
+			if (de->d_name[0] == '.')
+				continue;
+			key.base = de->d_name;
+			key.len = base_len(de->d_name);
+			hit = bsearch(&key, lost, n, sizeof(*lost), cmp_lost);
+			if (hit == NULL)
+				continue;
+			while (hit > lost && cmp_lost(hit - 1, &key) == 0)
+				hit--;
+			if (fstatat(dirfd(dp), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    !S_ISREG(st.st_mode))
+				continue;
+			for (; hit < lost + n && cmp_lost(hit, &key) == 0; hit++) {
+				if (hit->done)
+					continue;
+				if (!ident_same(&mb->msgs[hit->idx].id, &st)) {
+					/* Its name, another file: modified since
+					 * the scan, unless a match comes later. */
+					hit->why = -ESTALE;
+					continue;
+				}
+				hit->done = true;
+				if (unlinkat(dirfd(dp), de->d_name, 0) < 0)
+					not_removed(res, -errno);
+				else
+					res->removed++;
+				break;
 			}
 		}
+		closedir(dp);
+		if (r < 0)
+			return r;
 	}
-	if (ret_failed != NULL)
-		*ret_failed = failed;
-	return first;
+	return 0;
+}
+
+static void
+sync_dirs(struct mailbox *mb)
+{
+	int d;
+
+	/* Make the removals durable before the client is told +OK. Errors
+	 * here change nothing for the client: the unlinks are done. */
+	(void)fsync(mb->dirfd);
+	for (d = DIR_NEW; d < DIR_COUNT; d++) {
+		int fd = openat(mb->dirfd, dir_names[d], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (fd >= 0) {
+			(void)fsync(fd);
+			close(fd);
+		}
+	}
+}
+
+int
+mailbox_expunge(struct mailbox *mb, struct mailbox_expunge_result *res)
+{
+	struct lost *lost = NULL;
+	size_t i, nlost = 0;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	for (i = 0; i < mb->count; i++) {
+		const struct mailbox_msg *m = &mb->msgs[i];
+		const char *slash;
+
+		if (!m->deleted)
+			continue;
+		r = remove_exact(mb, m);
+		if (r == 0) {
+			res->removed++;
+			continue;
+		}
+		slash = strrchr(m->relpath, '/');
+		if (slash == NULL || (r != -ENOENT && r != -ESTALE)) {
+			/* The plain layout has no renames to follow. */
+			if (r == -ENOENT)
+				res->gone++;
+			else
+				not_removed(res, r);
+			continue;
+		}
+		if (lost == NULL) {
+			lost = calloc(mb->count, sizeof(*lost));
+			if (lost == NULL) {
+				not_removed(res, -ENOMEM);
+				continue;
+			}
+		}
+		lost[nlost].base = slash + 1;
+		lost[nlost].len = base_len(slash + 1);
+		lost[nlost].idx = i;
+		lost[nlost].why = r;
+		lost[nlost].done = false;
+		nlost++;
+	}
+	if (nlost > 0) {
+		qsort(lost, nlost, sizeof(*lost), cmp_lost);
+		r = follow_renamed(mb, lost, nlost, res);
+		for (i = 0; i < nlost; i++) {
+			if (lost[i].done)
+				continue;
+			if (r < 0)
+				not_removed(res, r);
+			else if (lost[i].why == -ENOENT)
+				res->gone++;
+			else
+				not_removed(res, lost[i].why);
+		}
+	}
+	free(lost);
+	if (res->removed > 0)
+		sync_dirs(mb);
+	return res->changed + res->failed > 0 ? res->first_error : 0;
 }
 
 void

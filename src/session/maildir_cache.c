@@ -1,8 +1,10 @@
 /* The size cache of a user's mailbox, HOME/USER/.pop3s-sizes (see
  * maildir.c), and the sizes it does not give. The cache is only ever
- * trusted for a file whose inode, size and mtime match the entry exactly,
- * and it is parsed strictly with bounded lines: a corrupt or hostile cache
- * costs a recomputation, never a wrong size or a crash.
+ * trusted for a file whose inode, size and mtime match the entry exactly
+ * and for a size that file can have (see maildir_size_plausible: a forged
+ * 18446744073709551615 is never served), and it is parsed strictly with
+ * bounded lines: a corrupt or hostile cache costs a recomputation, never
+ * an impossible size or a crash.
  *
  * Cache format (all printable ASCII, one entry a line, sorted by relpath):
  *   pop3s-sizes 1
@@ -128,9 +130,23 @@ parse_relpath(const char *p, const char *end, char *buf, size_t bufsize)
 	return true;
 }
 
+bool
+maildir_size_plausible(int64_t st_size, uint64_t size)
+{
+	uint64_t n;
+
+	if (st_size < 0)
+		return false;
+	n = (uint64_t)st_size;
+	if (n == 0)
+		return size == 2;
+	/* n <= INT64_MAX, so 2 * n + 2 cannot wrap. */
+	return size >= n && size <= 2 * n + 2;
+}
+
 /* One cache line (without its LF): if well-formed and its relpath is a
  * message of this scan with exactly the same inode, size and mtime, the
- * message takes the cached size. Anything else means the rewritten cache
+ * message takes the cached size, if plausible for the file. Anything else means the rewritten cache
  * will differ from this one. */
 static void
 cache_line(struct scan *s, const char *line, size_t len)
@@ -165,6 +181,10 @@ cache_line(struct scan *s, const char *line, size_t len)
 	if (r->ino != ino || r->st_size != (int64_t)st_size ||
 	    r->mtime_sec != sec || r->mtime_nsec != (long)nsec) {
 		s->cache_changed = true;   /* stale */
+		return;
+	}
+	if (!maildir_size_plausible(r->st_size, size)) {
+		s->cache_changed = true;   /* forged or corrupt: measure it */
 		return;
 	}
 	r->size = size;
@@ -424,6 +444,7 @@ maildir_size_compute(struct scan *s, struct rec *r)
 	}
 	/* The cache key describes the file actually read, in case it was
 	 * replaced since fstatat. */
+	r->dev = (uint64_t)st.st_dev;
 	r->ino = (uint64_t)st.st_ino;
 	r->st_size = (int64_t)st.st_size;
 	r->mtime_sec = (int64_t)st.st_mtim.tv_sec;

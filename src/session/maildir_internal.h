@@ -27,6 +27,7 @@ struct rec {
 	char *relpath;            /* malloc'd, "new/NAME", "cur/NAME" or "NAME" */
 	const char *name;         /* the file name inside relpath */
 	enum msg_dir dir;
+	uint64_t dev;
 	uint64_t ino;
 	int64_t st_size;
 	int64_t mtime_sec;
@@ -53,10 +54,16 @@ int maildir_cmp_relpath(const void *a, const void *b);
 
 /* Applies the cache file to s->recs, which must be sorted by relpath
  * (maildir_cmp_relpath): a message whose inode, size and mtime match its
- * entry takes the cached size (have_size, readable). Sets
+ * entry takes the cached size (have_size, readable) if that size is
+ * possible for the file (maildir_size_plausible). Sets
  * s->cache_changed when the file must be rewritten. Never fails: at worst
  * every size is recomputed. */
 void maildir_cache_read(struct scan *s);
+
+/* True if size can be the POP3 size of a file of st_size octets: LF to
+ * CRLF at most doubles it and a final CRLF adds 2, nothing shrinks it, and
+ * an empty file is one empty line (2). */
+bool maildir_size_plausible(int64_t st_size, uint64_t size);
 
 /* Replaces the cache file atomically with the entries of s->recs (in their
  * order) that are present, readable and sized. Returns 0 or -errno; the

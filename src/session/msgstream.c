@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "msgstream.h"
 
@@ -58,7 +59,7 @@ end_of_line(struct msgstream *m)
 size_t
 msgstream_feed(struct msgstream *m, const char *in, size_t inlen, char *out, size_t outcap)
 {
-	size_t i = 0, o = 0;
+	size_t i = 0, o = 0, stuffed = 0;
 
 	/* Every input octet yields at most two output octets: an LF gets a
 	 * CR, a leading '.' gets another '.'. A smaller buffer is a caller
@@ -74,8 +75,10 @@ msgstream_feed(struct msgstream *m, const char *in, size_t inlen, char *out, siz
 			m->line_start = false;
 			m->line_empty = true;
 			m->prev_cr = false;
-			if (m->dotstuff && in[i] == '.')
+			if (m->dotstuff && in[i] == '.') {
 				out[o++] = '.';
+				stuffed++;
+			}
 		}
 		/* The rest of the line up to its LF is copied unchanged (a
 		 * bare CR included): memchr keeps long lines cheap. */
@@ -99,6 +102,7 @@ msgstream_feed(struct msgstream *m, const char *in, size_t inlen, char *out, siz
 		i++;
 		end_of_line(m);
 	}
+	m->out_octets += o - stuffed;
 	return o;
 }
 
@@ -118,6 +122,7 @@ msgstream_finish(struct msgstream *m, char *out, size_t outcap)
 		out[1] = '\n';
 		end_of_line(m);
 		m->stopped = true;
+		m->out_octets += 2;
 		return 2;
 	}
 	m->stopped = true;
@@ -174,12 +179,21 @@ msgstream_size_fd(int fd, uint64_t *ret_size)
 	return 0;
 }
 
+/* The file changed between the two fstat calls. */
+static bool
+file_changed(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev != b->st_dev || a->st_ino != b->st_ino || a->st_size != b->st_size ||
+	       a->st_mtim.tv_sec != b->st_mtim.tv_sec || a->st_mtim.tv_nsec != b->st_mtim.tv_nsec;
+}
+
 int
-msgstream_send_fd(int fd, long body_lines, const char *header,
+msgstream_send_fd(int fd, long body_lines, uint64_t size, const char *header,
                   struct transport *t, bool *ret_started)
 {
 	struct msgstream_buf *b;
 	struct msgstream m;
+	struct stat st0, st1;
 	int64_t off = 0;
 	ssize_t n;
 	size_t len;
@@ -187,6 +201,8 @@ msgstream_send_fd(int fd, long body_lines, const char *header,
 
 	if (ret_started != NULL)
 		*ret_started = false;
+	if (fstat(fd, &st0) < 0)
+		return -errno;
 	b = malloc(sizeof(*b));
 	if (b == NULL)
 		return -ENOMEM;
@@ -204,6 +220,11 @@ msgstream_send_fd(int fd, long body_lines, const char *header,
 	while (r == 0 && n > 0) {
 		off += n;
 		len = msgstream_feed(&m, b->in, (size_t)n, b->out, sizeof(b->out));
+		/* Grown since it was sized: not one octet past the size. */
+		if (m.out_octets > size) {
+			r = -ERANGE;
+			break;
+		}
 		r = transport_write(t, b->out, len);
 		if (r < 0 || m.stopped)
 			break;
@@ -211,10 +232,20 @@ msgstream_send_fd(int fd, long body_lines, const char *header,
 		if (n < 0)
 			r = (int)n;
 	}
-	if (r == 0) {
+	if (r == 0 && !m.stopped) {
+		/* Read to its end: the message must have exactly its size. */
 		len = msgstream_finish(&m, b->out, sizeof(b->out));
-		r = transport_write(t, b->out, len);
+		if (size != MSGSTREAM_SIZE_ANY && m.out_octets != size)
+			r = -ERANGE;
+		else
+			r = transport_write(t, b->out, len);
 	}
+	/* The octets sent all come from one unchanged file, or the reply
+	 * stays unterminated. */
+	if (r == 0 && fstat(fd, &st1) < 0)
+		r = -errno;
+	if (r == 0 && file_changed(&st0, &st1))
+		r = -ESTALE;
 	if (r == 0)
 		r = transport_puts(t, ".\r\n");
 	free(b);

@@ -14,6 +14,8 @@
 #include "transport.h"
 
 #define MSGSTREAM_ALL_LINES (-1L)
+/* msgstream_send_fd without a size to hold the message to. */
+#define MSGSTREAM_SIZE_ANY UINT64_MAX
 
 struct msgstream {
 	bool dotstuff;       /* double a leading '.' (on the wire, not for sizes) */
@@ -24,6 +26,7 @@ struct msgstream {
 	bool line_empty;     /* current line has no octet other than CR so far */
 	bool stopped;        /* TOP limit reached: ignore the rest */
 	uint64_t in_octets;  /* octets of input seen */
+	uint64_t out_octets; /* octets produced, not counting stuffed dots */
 };
 
 void msgstream_init(struct msgstream *m, bool dotstuff, long body_lines);
@@ -46,6 +49,18 @@ int msgstream_size_fd(int fd, uint64_t *ret_size);
 /* Sends "header" (the "+OK ..." line, with CRLF), then the message in fd
  * (from offset 0) dot-stuffed, limited to body_lines lines of body
  * (MSGSTREAM_ALL_LINES for RETR), then the terminating ".\r\n".
+ *
+ * size is the size (before dot-stuffing) the whole message must have: the
+ * size RETR announced, or LIST showed for TOP (MSGSTREAM_SIZE_ANY: no
+ * check). The stream never sends more than size octets of message, and
+ * never sends the terminating line unless the message had exactly size
+ * octets (when read to its end) and the file did not change while being
+ * sent (device, inode, size and mtime by fstat before the first read and
+ * after the last): -ERANGE for a wrong size, -ESTALE for a change, both
+ * with *ret_started true. A client thus never gets a complete-looking
+ * reply whose octet count differs from the announced one; it gets a
+ * connection closed mid-reply instead.
+ *
  * The first chunk is read before the header is written, so a message that
  * cannot be read at all returns -errno with nothing sent and the caller can
  * answer -ERR. Returns 0; -errno with *ret_started false if nothing was
@@ -53,7 +68,7 @@ int msgstream_size_fd(int fd, uint64_t *ret_size);
  * connection must then be closed: a half message cannot be taken back).
  * The end of the reply may still be buffered in t: the caller flushes it
  * with its other replies. ret_started may be NULL. */
-int msgstream_send_fd(int fd, long body_lines, const char *header,
+int msgstream_send_fd(int fd, long body_lines, uint64_t size, const char *header,
                       struct transport *t, bool *ret_started);
 
 #endif

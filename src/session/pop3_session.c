@@ -189,8 +189,7 @@ login(struct pop3_session *s, const char *user, const char *password)
 {
 	char err[512];
 	struct mailbox *mb = NULL;
-	uint64_t total = 0;
-	size_t i;
+	uint64_t total;
 	int r;
 
 	if (s->p->log)
@@ -235,8 +234,7 @@ login(struct pop3_session *s, const char *user, const char *password)
 	s->mb = mb;
 	s->state = POP3_STATE_TRANSACTION;
 	snprintf(s->login, sizeof(s->login), "%s", user);
-	for (i = 0; i < mb->count; i++)
-		total += mb->msgs[i].size;
+	total = mailbox_total(mb, true, NULL);
 	log_event(s, LOGREC_LOGIN_OK, "OK", "");
 	return reply_ok(s, "Logged in, %zu messages (%" PRIu64 " octets)", mb->count, total);
 }
@@ -343,20 +341,11 @@ get_msg(struct pop3_session *s, const char *arg, uint64_t *ret_num)
 	return m;
 }
 
+/* Saturating sum (see mailbox_total): never a wrapped total. */
 static void
 totals(const struct pop3_session *s, size_t *ret_count, uint64_t *ret_octets)
 {
-	size_t i, count = 0;
-	uint64_t octets = 0;
-
-	for (i = 0; i < s->mb->count; i++) {
-		if (s->mb->msgs[i].deleted)
-			continue;
-		count++;
-		octets += s->mb->msgs[i].size;
-	}
-	*ret_count = count;
-	*ret_octets = octets;
+	*ret_octets = mailbox_total(s->mb, false, ret_count);
 }
 
 static bool
@@ -417,15 +406,22 @@ filter_configured(const struct pop3_session *s)
 	return s->p->filter.command != NULL && s->p->filter.command[0] != '\0';
 }
 
-/* Replaces *fd (the message) by the filter's spooled output. On failure
- * the reason goes to this command's log record and *fd is closed. */
+/* Replaces *fd (message idx) by the filter's spooled output. On failure
+ * the reason goes to this command's log record and *fd is closed. A
+ * message that changed while the filter read it fails with -ESTALE. */
 static int
-filter_message(struct pop3_session *s, int *fd)
+filter_message(struct pop3_session *s, size_t idx, int *fd)
 {
 	char why[LOGREC_DETAIL_MAX + 1];
 	int out = -1, r;
 
 	r = filter_run(&s->p->filter, *fd, &out, why, sizeof(why));
+	if (r == 0 && mailbox_msg_unchanged(s->mb, idx, *fd) < 0) {
+		snprintf(why, sizeof(why), "message changed while filtered");
+		close(out);
+		out = -1;
+		r = -ESTALE;
+	}
 	close(*fd);
 	*fd = out;
 	if (r < 0)
@@ -438,12 +434,17 @@ filter_message(struct pop3_session *s, int *fd)
  * keep the unfiltered sizes; see pop3s.conf(5), FILTER). */
 static int
 retr_header(struct pop3_session *s, const struct mailbox_msg *m, int fd, long body_lines,
-            char *header, size_t len)
+            char *header, size_t len, uint64_t *ret_size)
 {
 	uint64_t size = m->size;
 	int r;
 
+	*ret_size = size;
 	if (body_lines >= 0) {
+		/* TOP announces no size; the filter's output is private and
+		 * cannot change under it. */
+		if (filter_configured(s))
+			*ret_size = MSGSTREAM_SIZE_ANY;
 		snprintf(header, len, "+OK Top of message follows\r\n");
 		return 0;
 	}
@@ -456,18 +457,23 @@ retr_header(struct pop3_session *s, const struct mailbox_msg *m, int fd, long bo
 		}
 	}
 	snprintf(header, len, "+OK %" PRIu64 " octets\r\n", size);
+	*ret_size = size;
 	return 0;
 }
 
 /* RETR (body_lines < 0) and TOP. With a filter, the whole message passes
- * through it first; TOP then cuts the filter's output. */
+ * through it first; TOP then cuts the filter's output. A message whose
+ * file is not the one scanned at login (replaced, modified) is refused
+ * with [SYS/TEMP]: its listed size no longer holds. One that changes while
+ * it is sent ends the connection before the terminating line (see
+ * msgstream_send_fd): never an octet count other than the announced one. */
 static bool
 send_message(struct pop3_session *s, const char *arg, long body_lines)
 {
 	char header[64];
 	struct mailbox_msg *m;
 	bool started = false;
-	uint64_t n;
+	uint64_t n, size;
 	int fd = -1, r;
 
 	m = get_msg(s, arg, &n);
@@ -476,21 +482,32 @@ send_message(struct pop3_session *s, const char *arg, long body_lines)
 	if (!m->readable)
 		return reply_err(s, "[SYS/TEMP] Message %" PRIu64 " cannot be read", n);
 	r = mailbox_msg_open(s->mb, n - 1, &fd);
+	if (r == -ESTALE) {
+		snprintf(s->detail, sizeof(s->detail), "message changed since login");
+		return reply_err(s, "[SYS/TEMP] Message %" PRIu64 " changed since login", n);
+	}
 	if (r < 0)
 		return reply_err(s, "[SYS/TEMP] Message %" PRIu64 " cannot be read", n);
-	if (filter_configured(s) && filter_message(s, &fd) < 0)
+	if (filter_configured(s) && filter_message(s, n - 1, &fd) < 0)
 		return reply_err(s, "[SYS/TEMP] Message %" PRIu64 " could not be filtered", n);
-	if (retr_header(s, m, fd, body_lines, header, sizeof(header)) < 0) {
+	if (retr_header(s, m, fd, body_lines, header, sizeof(header), &size) < 0) {
 		close(fd);
 		return reply_err(s, "[SYS/TEMP] Message %" PRIu64 " could not be filtered", n);
 	}
-	r = msgstream_send_fd(fd, body_lines, header, s->t, &started);
+	r = msgstream_send_fd(fd, body_lines, size, header, s->t, &started);
+	if (r == -ERANGE && !filter_configured(s) && mailbox_msg_unchanged(s->mb, n - 1, fd) == 0) {
+		/* The file is the one scanned, so its listed size was wrong:
+		 * the size cache lied. The next login measures again. */
+		(void)mailbox_cache_drop(s->mb);
+	}
 	close(fd);
 	if (r == 0)
 		return true;
 	if (!started)
 		return reply_err(s, "[SYS/TEMP] Message %" PRIu64 " cannot be read", n);
 	/* Half a message cannot be taken back: end the session. */
+	snprintf(s->detail, sizeof(s->detail), "%s", r == -ERANGE ? "message size changed while sent" :
+	         r == -ESTALE ? "message changed while sent" : strerror(-r));
 	s->close = true;
 	return false;
 }
@@ -544,31 +561,52 @@ cmd_rset(struct pop3_session *s, const struct pop3_cmdline *c)
 	return reply_ok(s, "%zu messages (%" PRIu64 " octets)", count, octets);
 }
 
-/* QUIT in TRANSACTION: the UPDATE state. The UPDATE record tells the
- * logger how many messages were really removed (its deleted counter). */
+/* QUIT in TRANSACTION: the UPDATE state. Only the files the client saw are
+ * removed (mailbox_expunge). As Dovecot does, a message that could not be
+ * removed makes QUIT answer -ERR [SYS/TEMP] (RFC 1939: "some deleted
+ * messages not removed", RFC 2449/3206 response code); a message someone
+ * else already removed is not an error. Both replies and the UPDATE record
+ * (the logger's deleted counter) give the number really removed now. */
 static bool
 cmd_quit_update(struct pop3_session *s)
 {
-	char why[LOGREC_DETAIL_MAX + 1];
-	size_t i, marked = 0, failed = 0;
-	int r;
+	char why[LOGREC_DETAIL_MAX + 1], gone[64] = "";
+	struct mailbox_expunge_result res;
+	size_t i, marked = 0;
+	int r = 0;
 
 	s->state = POP3_STATE_UPDATE;
 	s->close = true;
+	memset(&res, 0, sizeof(res));
 	for (i = 0; i < s->mb->count; i++)
 		marked += s->mb->msgs[i].deleted;
-	r = marked ? mailbox_expunge(s->mb, &failed) : 0;
+	if (marked)
+		r = mailbox_expunge(s->mb, &res);
+	if (res.gone > 0)
+		snprintf(gone, sizeof(gone), ", %zu already gone", res.gone);
 	if (r < 0) {
-		snprintf(why, sizeof(why), "%zu of %zu messages not removed: %s",
-		         failed, marked, strerror(-r));
+		if (res.failed > 0)
+			snprintf(why, sizeof(why), "%zu of %zu messages not removed (%zu changed since "
+			         "login, %zu failed: %s)", res.changed + res.failed, marked,
+			         res.changed, res.failed, strerror(-res.first_error));
+		else
+			snprintf(why, sizeof(why), "%zu of %zu messages not removed (%zu changed since "
+			         "login)", res.changed, marked, res.changed);
 		snprintf(s->detail, sizeof(s->detail), "%s", why);
 		if (s->p->log)
-			logclient_send_update(s->p->log, marked - failed, "ERR", why);
-		return reply_err(s, "[SYS/TEMP] %zu deleted messages could not be removed", failed);
+			logclient_send_update(s->p->log, res.removed, "ERR", why);
+		return reply_err(s, "[SYS/TEMP] %zu deleted message%s not removed, %zu removed%s",
+		                 res.changed + res.failed, res.changed + res.failed == 1 ? "" : "s",
+		                 res.removed, gone);
 	}
+	if (res.gone > 0)
+		snprintf(why, sizeof(why), "%zu already gone", res.gone);
+	else
+		why[0] = '\0';
 	if (s->p->log)
-		logclient_send_update(s->p->log, marked, "OK", "");
-	return reply_ok(s, "Logging out, %zu message%s removed", marked, marked == 1 ? "" : "s");
+		logclient_send_update(s->p->log, res.removed, "OK", why);
+	return reply_ok(s, "Logging out, %zu message%s removed%s", res.removed,
+	                res.removed == 1 ? "" : "s", gone);
 }
 
 /* --- dispatch ----------------------------------------------------------- */
