@@ -260,6 +260,9 @@ login(struct pop3_session *s, const char *user, const char *password)
 	snprintf(s->login, sizeof(s->login), "%s", user);
 	for (i = 0; i < mb->count; i++)
 		total += mb->msgs[i].size;
+	/* A big mailbox needs more log records than MAX_LOG_RECORDS. */
+	if (s->p->log)
+		logclient_allow_messages(s->p->log, mb->count);
 	log_event(s, LOGREC_LOGIN_OK, "OK", "");
 	return reply_ok(s, "Logged in, %zu messages (%" PRIu64 " octets)", mb->count, total);
 }
