@@ -2,7 +2,8 @@
 pop3s-logger: 100,000 bad commands end the session after MAX_BAD_COMMANDS
 with one final -ERR; 100,000 valid commands leave at most MAX_LOG_RECORDS
 lines in the log file; a logged-in session gets 5 more records per
-message, so reading a mailbox is never cut short. Prints the figures."""
+message, so reading a mailbox is never cut short; forged queue records do
+not pin the metrics; logrotate rotates by size. Prints the figures."""
 import os
 import socket
 import ssl
@@ -138,6 +139,65 @@ def test_mailbox_allowance(r):
                 f"{len(cmds)} lines: {cmds[-4:]}")
 
 
+def read_metrics(srv):
+    try:
+        with open(os.path.join(srv.settings["STATE"], "metrics")) as f:
+            return {k: int(v) for k, v in (l.rstrip("\n").split("=", 1) for l in f)}
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def wait_metrics(srv, pred, timeout=20):
+    end = time.time() + timeout
+    m = read_metrics(srv)
+    while time.time() < end and not pred(m):
+        time.sleep(0.1)
+        m = read_metrics(srv)
+    return m
+
+
+def test_forged_records(r):
+    """Issue 8: records forged into the real queue (any process in group
+    pop3s can) do not make sessions current nor wrap counters."""
+    import logrec_wire as wire
+    with Server().start() as srv:
+        q = wire.MessageQueue(srv.queue)
+        pids = []
+        for d in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{d}/comm") as f:
+                    if d.isdigit() and int(d) > 1 and f.read() != "pop3s-session\n":
+                        pids.append(int(d))
+            except OSError:
+                pass
+        pids += [0, 1, 2 ** 31, 2 ** 32 - 1, 4194305]
+        sent = 0
+        for pid in pids:
+            for i in range(4):
+                q.send(wire.encode(wire.CONNECT, pid=pid, session=f"forged{pid}x{i}"))
+                sent += 1
+        q.send(wire.encode(wire.DISCONNECT, pid=pids[0], session="x", sent=2 ** 64 - 1))
+        q.send(wire.encode(wire.UPDATE, pid=pids[0], session="x", removed=2 ** 64 - 1))
+        q.close()
+        m = wait_metrics(srv, lambda m: m.get("records_malformed") == 2)
+        r.check(m.get("connections") == sent and m.get("sessions_current") == 0
+                and m.get("sessions_peak") == 0,
+                f"{sent} forged CONNECTs from {len(pids)} pids that are no session: none current",
+                repr(m))
+        r.check(m.get("bytes_sent") == 0 and m.get("messages_deleted") == 0
+                and m.get("records_malformed") == 2,
+                "forged 2^64-1 byte and deletion counts are not added", repr(m))
+        p = srv.poplib()
+        m = wait_metrics(srv, lambda m: m.get("sessions_current") == 1)
+        r.check(m.get("sessions_current") == 1, "a real session is current", repr(m))
+        p.quit()
+        m = wait_metrics(srv, lambda m: m.get("sessions_current") == 0)
+        r.check(m.get("sessions_current") == 0 and m.get("sessions_peak") == 1,
+                "and ends", repr(m))
+        print(f"# {sent} forged CONNECT records: sessions_current {m.get('sessions_current')}, "
+              f"peak {m.get('sessions_peak')}", flush=True)
+
+
 def test_logrotate_maxsize(r):
     """packaging/logrotate.d/pop3s rotates by size too, as logrotate reads it."""
     import shutil
@@ -175,6 +235,6 @@ def test_logrotate_maxsize(r):
 
 
 for t in (test_bad_command_flood, test_valid_command_flood, test_mailbox_allowance,
-          test_logrotate_maxsize):
+          test_forged_records, test_logrotate_maxsize):
     R.run(t)
 R.finish()
