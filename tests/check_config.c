@@ -37,6 +37,10 @@ static const struct {
 	{ "FILTER_TIMEOUT_MS=0\n", "1: FILTER_TIMEOUT_MS: 0 is out of range 1..600000" },
 	{ "FILTER_MAX_BYTES=0\n", "1: FILTER_MAX_BYTES: 0 is out of range 1..4294967295" },
 	{ "FILTER_MAX_BYTES=4294967296\n", "1: FILTER_MAX_BYTES: 4294967296 is out of range 1..4294967295" },
+	{ "MAX_BAD_COMMANDS=0\n", "1: MAX_BAD_COMMANDS: 0 is out of range 1..1000" },
+	{ "MAX_BAD_COMMANDS=1\n", NULL },
+	{ "MAX_LOG_RECORDS=9\n", "1: MAX_LOG_RECORDS: 9 is out of range 10..10000000" },
+	{ "MAX_LOG_RECORDS=10000000\n", NULL },
 };
 
 
@@ -99,6 +103,8 @@ START_TEST(test_defaults_rfc1939)
 	ck_assert_str_eq(c.filter, "");
 	ck_assert_uint_eq(c.filter_timeout_ms, 10000);
 	ck_assert_uint_eq(c.filter_max_bytes, 268435456);
+	ck_assert_uint_eq(c.max_bad_commands, 20);
+	ck_assert_uint_eq(c.max_log_records, 100);
 }
 END_TEST
 

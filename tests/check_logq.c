@@ -467,6 +467,93 @@ START_TEST(test_client_full_queue_falls_back)
 }
 END_TEST
 
+/* Receives every queued record, counting them by type; returns the last. */
+static struct logrec
+drain_count(mqd_t q, unsigned counts[LOGREC_TYPE_MAX + 1], unsigned *limit_records)
+{
+	struct logrec rec, last;
+	uint8_t buf[LOGQ_MSGSIZE];
+	long n;
+
+	memset(&last, 0, sizeof(last));
+	while ((n = logq_receive(q, buf, sizeof(buf))) > 0) {
+		ck_assert_int_eq(logrec_decode(buf, (size_t)n, &rec), 0);
+		if (rec.type == LOGREC_COMMAND && strcmp(rec.command, LOGCLIENT_LIMIT_COMMAND) == 0)
+			(*limit_records)++;
+		else
+			counts[rec.type]++;
+		last = rec;
+	}
+	ck_assert_int_eq(n, -EAGAIN);
+	return last;
+}
+
+/* The flood bound: the limit's COMMAND records, one LOG-LIMIT record, then
+ * only counting; connection, login and UPDATE records always go out, and
+ * the DISCONNECT says how many were suppressed. */
+START_TEST(test_client_record_limit)
+{
+	const char *name = qname(15);
+	mqd_t r = receiver(name, 10);
+	struct logclient *lc = logclient_new(name, 100, "1.2.3.4");
+	unsigned counts[LOGREC_TYPE_MAX + 1] = { 0 }, limit_records = 0, i;
+	struct logrec rec, notice;
+
+	logclient_set_limit(lc, 5);
+	logclient_send(lc, LOGREC_CONNECT, NULL, 0, "", "");
+	for (i = 0; i < 100000; i++) {
+		logclient_send(lc, LOGREC_COMMAND, "CAPA", 4, "OK", "");
+		rec = drain_count(r, counts, &limit_records);
+		if (limit_records == 1 && rec.type == LOGREC_COMMAND)
+			notice = rec;
+	}
+	ck_assert_uint_eq(counts[LOGREC_CONNECT], 1);
+	ck_assert_uint_eq(counts[LOGREC_COMMAND], 5);
+	ck_assert_uint_eq(limit_records, 1);
+	ck_assert_str_eq(notice.command, "LOG-LIMIT");
+	ck_assert_str_eq(notice.detail, "log record limit of this session reached (5): "
+	                 "records beyond it are counted, not sent");
+	ck_assert_uint_eq(logclient_suppressed(lc), 100000 - 5);
+
+	/* failed logins: up to LOGCLIENT_LOGIN_FAIL_MAX, whatever the limit */
+	for (i = 0; i < LOGCLIENT_LOGIN_FAIL_MAX + 10; i++) {
+		logclient_send(lc, LOGREC_LOGIN_FAIL, NULL, 0, "ERR", "wrong password");
+		drain_count(r, counts, &limit_records);
+	}
+	ck_assert_uint_eq(counts[LOGREC_LOGIN_FAIL], LOGCLIENT_LOGIN_FAIL_MAX);
+	logclient_send(lc, LOGREC_LOGIN_OK, NULL, 0, "OK", "");
+	drain_count(r, counts, &limit_records);
+	ck_assert_uint_eq(counts[LOGREC_LOGIN_OK], 1);
+
+	/* a mailbox of 2 messages: 10 more commands, and no second notice */
+	logclient_allow_messages(lc, 2);
+	for (i = 0; i < 50; i++) {
+		logclient_send(lc, LOGREC_COMMAND, "RETR 1", 6, "OK", "");
+		drain_count(r, counts, &limit_records);
+	}
+	ck_assert_uint_eq(counts[LOGREC_COMMAND], 5 + 2 * LOGCLIENT_RECORDS_PER_MESSAGE);
+	ck_assert_uint_eq(limit_records, 1);
+	logclient_send_update(lc, 1, "OK", "");
+	logclient_send(lc, LOGREC_DISCONNECT, NULL, 0, "", "quit");
+	rec = drain_count(r, counts, &limit_records);
+	ck_assert_uint_eq(counts[LOGREC_UPDATE], 1);
+	ck_assert_uint_eq(counts[LOGREC_DISCONNECT], 1);
+	ck_assert_str_eq(rec.detail, "quit; 100045 log records suppressed");
+	ck_assert_uint_eq(logclient_suppressed(lc), 100000 - 5 + 10 + 50 - 10);
+	ck_assert_uint_eq(logclient_fallbacks(lc), 0);
+
+	/* the allowance saturates instead of wrapping */
+	logclient_allow_messages(lc, UINT64_MAX);
+	logclient_allow_messages(lc, UINT64_MAX / 2);
+	logclient_send(lc, LOGREC_COMMAND, "NOOP", 4, "OK", "");
+	drain_count(r, counts, &limit_records);
+	ck_assert_uint_eq(counts[LOGREC_COMMAND], 5 + 2 * LOGCLIENT_RECORDS_PER_MESSAGE + 1);
+	logclient_free(lc);
+	mq_close(r);
+	mq_unlink(name);
+}
+END_TEST
+
 START_TEST(test_client_no_queue)
 {
 	struct logclient *lc = logclient_new(NULL, 100, "1.2.3.4");
@@ -506,6 +593,7 @@ logq_suite(void)
 	tcase_add_test(limits, test_message_size);
 	tcase_add_test(limits, test_bad_depth);
 	tcase_add_test(limits, test_client_full_queue_falls_back);
+	tcase_add_test(limits, test_client_record_limit);
 	suite_add_tcase(s, limits);
 
 	tcase_add_unchecked_fixture(errors, setup_runner, unlink_all);

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -149,6 +150,16 @@ static const struct {
 	{ "connections=1\n\0bytes_sent=2\n", -EBADMSG, 0, 28 },
 	{ "x=yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
 	  "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy\n", -EBADMSG, 0, 0 },
+	/* values no logger writes: a forged or hand-edited file */
+	{ "connections=3\nsessions_current=8192\nsessions_peak=8192\n", 0, 3, 0 },
+	{ "connections=3\nsessions_current=8193\nsessions_peak=8193\n", -EBADMSG, 0, 0 },
+	{ "sessions_current=0\nsessions_peak=18446744073709551615\n", -EBADMSG, 0, 0 },
+	{ "sessions_current=2\nsessions_peak=1\n", -EBADMSG, 0, 0 },
+	{ "sessions_current=1\n", -EBADMSG, 0, 0 },
+	{ "connections=1\nupdated=253402300799\n", 0, 1, 0 },
+	{ "connections=1\nupdated=253402300800\n", -EBADMSG, 0, 0 },
+	/* saturated counters are what a logger writes after a flood */
+	{ "connections=18446744073709551615\nbytes_sent=18446744073709551615\n", 0, UINT64_MAX, 0 },
 };
 
 START_TEST(test_hostile_files)
@@ -204,9 +215,88 @@ START_TEST(test_json_and_human)
 }
 END_TEST
 
+START_TEST(test_add_saturates)
+{
+	uint64_t c = 5;
+
+	metrics_add(&c, 10);
+	ck_assert_uint_eq(c, 15);
+	metrics_add(&c, UINT64_MAX - 16);
+	ck_assert_uint_eq(c, UINT64_MAX - 1);
+	metrics_add(&c, 1);
+	ck_assert_uint_eq(c, UINT64_MAX);
+	metrics_add(&c, 1);
+	ck_assert_uint_eq(c, UINT64_MAX);
+	c = 2;
+	metrics_add(&c, UINT64_MAX);
+	ck_assert_uint_eq(c, UINT64_MAX);
+	c = 0;
+	metrics_add(&c, 0);
+	ck_assert_uint_eq(c, 0);
+}
+END_TEST
+
 /* --- folding records ---------------------------------------------------- */
 
 static struct logd_metrics *lm;
+
+/* Real processes named like sessions: children that rename themselves
+ * (PR_SET_NAME, which /proc/PID/comm shows) and wait to be killed; they
+ * die with the test process (PR_SET_DEATHSIG). */
+#define MAX_KIDS 16
+static pid_t kids[MAX_KIDS];
+static size_t nkids;
+
+static uint32_t
+spawn(const char *comm)
+{
+	pid_t parent = getpid(), pid;
+	int p[2];
+	char c;
+
+	ck_assert_uint_lt(nkids, MAX_KIDS);
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(p[0]);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent ||
+		    prctl(PR_SET_NAME, comm) < 0 || write(p[1], "x", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	ck_assert_int_eq(read(p[0], &c, 1), 1);
+	close(p[0]);
+	kids[nkids++] = pid;
+	return (uint32_t)pid;
+}
+
+static uint32_t
+session_proc(void)
+{
+	return spawn(LOGD_METRICS_SESSION_COMM);
+}
+
+static bool
+tracked(uint32_t pid, const char *session)
+{
+	size_t i;
+
+	for (i = 0; i < lm->nlive; i++)
+		if (lm->live[i].pid == pid && strcmp(lm->live[i].session, session) == 0)
+			return true;
+	return false;
+}
+
+/* Kills and reaps a child: its pid is then no process's. */
+static void
+end_proc(uint32_t pid)
+{
+	ck_assert_int_eq(kill((pid_t)pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid((pid_t)pid, NULL, 0), (pid_t)pid);
+}
 
 static void
 lm_setup(void)
@@ -220,6 +310,13 @@ lm_setup(void)
 static void
 lm_teardown(void)
 {
+	size_t i;
+
+	for (i = 0; i < nkids; i++) {
+		kill(kids[i], SIGKILL);
+		waitpid(kids[i], NULL, 0);
+	}
+	nkids = 0;
 	free(lm);
 	th_dir_teardown();
 }
@@ -258,7 +355,7 @@ dead_pid(void)
 
 START_TEST(test_rules)
 {
-	uint32_t me = (uint32_t)getpid(), ppid = (uint32_t)getppid();
+	uint32_t me = session_proc(), ppid = session_proc();
 	const struct metrics *m = &lm->m;
 
 	feed(LOGREC_CONNECT, me, "s1", "", "", 0);
@@ -304,16 +401,25 @@ END_TEST
 
 START_TEST(test_forged_pids)
 {
-	uint32_t me = (uint32_t)getpid();
+	uint32_t me = session_proc();
 
 	/* 0 and >INT_MAX would make kill() address process groups; 1 is
-	 * init, alive forever: none of them is tracked, all are counted */
+	 * init, alive forever; no pid exceeds PID_MAX_LIMIT: none of them is
+	 * tracked, all are counted */
 	feed(LOGREC_CONNECT, 0, "a", "", "", 0);
 	feed(LOGREC_CONNECT, 1, "b", "", "", 0);
 	feed(LOGREC_CONNECT, 0x80000000u, "c", "", "", 0);
 	feed(LOGREC_CONNECT, UINT32_MAX, "d", "", "", 0);
-	ck_assert_uint_eq(lm->m.connections, 4);
+	feed(LOGREC_CONNECT, LOGD_METRICS_PID_MAX + 1, "d", "", "", 0);
+	ck_assert_uint_eq(lm->m.connections, 5);
 	ck_assert_uint_eq(lm->m.sessions_current, 0);
+	/* live processes that are no session: this test, one named
+	 * otherwise; and a pid no process has */
+	feed(LOGREC_CONNECT, (uint32_t)getpid(), "f", "", "", 0);
+	feed(LOGREC_CONNECT, spawn("pop3s-sessionX"), "g", "", "", 0);
+	feed(LOGREC_CONNECT, dead_pid(), "h", "", "", 0);
+	ck_assert_uint_eq(lm->m.sessions_current, 0);
+	ck_assert_uint_eq(lm->not_sessions, 8);
 	/* the same session twice is one session */
 	feed(LOGREC_CONNECT, me, "e", "", "", 0);
 	feed(LOGREC_CONNECT, me, "e", "", "", 0);
@@ -325,31 +431,153 @@ START_TEST(test_forged_pids)
 }
 END_TEST
 
-START_TEST(test_table_full)
+/* Issue 8: forged CONNECTs pinned sessions_current at 8192. A session's
+ * pid with thousands of session ids is one entry (the last id), and every
+ * other live process on this machine, each with many ids, is none. */
+START_TEST(test_forged_connect_flood)
 {
-	uint32_t me = (uint32_t)getpid();
-	char id[16];
+	uint32_t s1 = session_proc();
+	char id[32], comm[64], path[64];
+	unsigned long others = 0;
+	struct dirent *e;
+	DIR *d;
 	size_t i;
 
-	for (i = 0; i <= LOGD_METRICS_LIVE_MAX; i++) {
+	for (i = 0; i < 10000; i++) {
 		snprintf(id, sizeof(id), "%zx", i);
-		feed(LOGREC_CONNECT, me, id, "", "", 0);
+		feed(LOGREC_CONNECT, s1, id, "", "", 0);
 	}
-	ck_assert_uint_eq(lm->m.connections, LOGD_METRICS_LIVE_MAX + 1);
-	ck_assert_uint_eq(lm->m.sessions_current, LOGD_METRICS_LIVE_MAX);
+	ck_assert_uint_eq(lm->m.connections, 10000);
+	ck_assert_uint_eq(lm->m.sessions_current, 1);
+	ck_assert_uint_eq(lm->m.sessions_peak, 1);
+	ck_assert_str_eq(lm->live[0].session, "270f");
+	/* the real session's DISCONNECT (its last id) ends it */
+	feed(LOGREC_DISCONNECT, s1, "270e", "", "", 0);
+	ck_assert_uint_eq(lm->m.sessions_current, 1);
+	feed(LOGREC_DISCONNECT, s1, "270f", "", "", 0);
+	ck_assert_uint_eq(lm->m.sessions_current, 0);
+
+	/* every process /proc shows that is no pop3s-session (sessions of
+	 * other test runs may be live on this machine: skipped), 4 ids each */
+	d = opendir("/proc");
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL) {
+		long pid = atol(e->d_name);
+		FILE *f;
+
+		if (pid <= 1)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+		f = fopen(path, "re");
+		if (f == NULL)
+			continue;
+		if (fgets(comm, sizeof(comm), f) != NULL &&
+		    strcmp(comm, LOGD_METRICS_SESSION_COMM "\n") != 0) {
+			for (i = 0; i < 4; i++) {
+				snprintf(id, sizeof(id), "%ld-%zu", pid, i);
+				feed(LOGREC_CONNECT, (uint32_t)pid, id, "", "", 0);
+			}
+			others++;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	ck_assert_uint_gt(others, 1);
+	ck_assert_uint_eq(lm->m.sessions_current, 0);
+	ck_assert_uint_eq(lm->m.sessions_peak, 1);
+	ck_assert_uint_eq(lm->nlive, 0);
+}
+END_TEST
+
+/* A full table is purged before a CONNECT is refused: sessions that died
+ * without a DISCONNECT cannot keep new ones out. */
+START_TEST(test_table_full)
+{
+	uint32_t a = session_proc(), b = session_proc(), c = session_proc(), d = session_proc();
+
+	lm->live_cap = 2;
+	feed(LOGREC_CONNECT, a, "a", "", "", 0);
+	feed(LOGREC_CONNECT, b, "b", "", "", 0);
+	ck_assert_uint_eq(lm->m.sessions_current, 2);
+	end_proc(a);
+	feed(LOGREC_CONNECT, c, "c", "", "", 0);
+	ck_assert_uint_eq(lm->m.sessions_current, 2);
+	ck_assert_uint_eq(lm->untracked, 0);
+	ck_assert(tracked(c, "c") && tracked(b, "b") && !tracked(a, "a"));
+	/* all alive: the table is full for real */
+	feed(LOGREC_CONNECT, d, "d", "", "", 0);
+	ck_assert_uint_eq(lm->m.sessions_current, 2);
 	ck_assert_uint_eq(lm->untracked, 1);
-	feed(LOGREC_DISCONNECT, me, "0", "", "", 0);
-	ck_assert_uint_eq(lm->m.sessions_current, LOGD_METRICS_LIVE_MAX - 1);
+	/* a known pid is never refused: its entry is replaced */
+	feed(LOGREC_CONNECT, b, "b2", "", "", 0);
+	ck_assert_uint_eq(lm->untracked, 1);
+	feed(LOGREC_DISCONNECT, b, "b2", "", "", 0);
+	ck_assert_uint_eq(lm->m.sessions_current, 1);
+	ck_assert_uint_eq(lm->m.sessions_peak, 2);
+}
+END_TEST
+
+/* Counters saturate instead of wrapping, and numbers no session can
+ * report are not added. */
+START_TEST(test_forged_numbers)
+{
+	uint32_t s1 = session_proc();
+	struct metrics *m = &lm->m;
+
+	feed(LOGREC_DISCONNECT, s1, "x", "", "", LOGD_METRICS_BYTES_MAX);
+	ck_assert_uint_eq(m->bytes_sent, LOGD_METRICS_BYTES_MAX);
+	feed(LOGREC_DISCONNECT, s1, "x", "", "", LOGD_METRICS_BYTES_MAX + 1);
+	feed(LOGREC_DISCONNECT, s1, "x", "", "", UINT64_MAX);
+	ck_assert_uint_eq(m->bytes_sent, LOGD_METRICS_BYTES_MAX);
+	ck_assert_uint_eq(m->records_malformed, 2);
+	feed(LOGREC_UPDATE, s1, "x", "", "OK", LOGD_METRICS_REMOVED_MAX);
+	feed(LOGREC_UPDATE, s1, "x", "", "OK", LOGD_METRICS_REMOVED_MAX + 1);
+	feed(LOGREC_UPDATE, s1, "x", "", "OK", UINT64_MAX);
+	ck_assert_uint_eq(m->messages_deleted, LOGD_METRICS_REMOVED_MAX);
+	ck_assert_uint_eq(m->records_malformed, 4);
+
+	/* near the top, plausible numbers saturate */
+	m->bytes_sent = UINT64_MAX - 100;
+	feed(LOGREC_DISCONNECT, s1, "x", "", "", 1000);
+	ck_assert_uint_eq(m->bytes_sent, UINT64_MAX);
+	feed(LOGREC_DISCONNECT, s1, "x", "", "", 1);
+	ck_assert_uint_eq(m->bytes_sent, UINT64_MAX);
+	m->messages_deleted = UINT64_MAX - 1;
+	feed(LOGREC_UPDATE, s1, "x", "", "OK", 5);
+	ck_assert_uint_eq(m->messages_deleted, UINT64_MAX);
+	m->connections = m->logins_ok = m->logins_failed = UINT64_MAX;
+	m->messages_retrieved = m->records_malformed = UINT64_MAX;
+	feed(LOGREC_CONNECT, s1, "x", "", "", 0);
+	feed(LOGREC_LOGIN_OK, s1, "x", "", "OK", 0);
+	feed(LOGREC_LOGIN_FAIL, s1, "x", "", "ERR", 0);
+	feed(LOGREC_COMMAND, s1, "x", "RETR", "OK", 0);
+	feed(LOGREC_UPDATE, s1, "x", "", "OK", UINT64_MAX);
+	logd_metrics_malformed(lm);
+	ck_assert_uint_eq(m->connections, UINT64_MAX);
+	ck_assert_uint_eq(m->logins_ok, UINT64_MAX);
+	ck_assert_uint_eq(m->logins_failed, UINT64_MAX);
+	ck_assert_uint_eq(m->messages_retrieved, UINT64_MAX);
+	ck_assert_uint_eq(m->records_malformed, UINT64_MAX);
+	/* and the saved file still loads */
+	ck_assert_int_eq(logd_metrics_save(lm, 0), 0);
+	{
+		struct metrics back;
+
+		ck_assert_int_eq(metrics_load(th_dir, &back), 0);
+		ck_assert_uint_eq(back.bytes_sent, UINT64_MAX);
+		ck_assert_uint_eq(back.sessions_current, 1);
+	}
 }
 END_TEST
 
 START_TEST(test_dead_pid_purged)
 {
-	uint32_t me = (uint32_t)getpid(), dead = dead_pid();
+	uint32_t me = session_proc(), dead = session_proc();
 
 	ck_assert_int_eq(logd_metrics_load(lm, 1000), 0);
 	feed(LOGREC_CONNECT, dead, "gone", "", "", 0);
 	feed(LOGREC_CONNECT, me, "here", "", "", 0);
+	end_proc(dead);
 	ck_assert_uint_eq(lm->m.sessions_current, 2);
 	/* not before the check is due */
 	ck_assert_int_eq(logd_metrics_tick(lm, 1000 + LOGD_METRICS_CHECK_MS - 1), 0);
@@ -365,8 +593,30 @@ START_TEST(test_dead_pid_purged)
 }
 END_TEST
 
-/* EPERM from kill(pid, 0) means the process lives as another user. */
-START_TEST(test_other_users_pid_alive)
+/* Where /proc does not show a process (ProtectProc=invisible, hidepid),
+ * its name cannot be read: a pid that exists counts, one that does not is
+ * dropped. Simulated with an empty directory as /proc. */
+START_TEST(test_proc_hidden)
+{
+	uint32_t other = spawn("something-else"), dead = dead_pid();
+
+	lm->proc = th_dir;
+	feed(LOGREC_CONNECT, other, "other", "", "", 0);
+	feed(LOGREC_CONNECT, dead, "dead", "", "", 0);
+	ck_assert_uint_eq(lm->m.sessions_current, 1);
+	end_proc(other);
+	logd_metrics_purge(lm);
+	ck_assert_uint_eq(lm->m.sessions_current, 0);
+	/* with /proc back, the same kind of process is no session */
+	lm->proc = "/proc";
+	feed(LOGREC_CONNECT, spawn("something-else"), "other", "", "", 0);
+	ck_assert_uint_eq(lm->m.sessions_current, 0);
+}
+END_TEST
+
+/* EPERM from kill(pid, 0) means the process lives as another user: alive,
+ * but where /proc shows its name, that name decides. */
+START_TEST(test_other_users_pid)
 {
 	DIR *d;
 	struct dirent *e;
@@ -387,6 +637,9 @@ START_TEST(test_other_users_pid_alive)
 	if (other == 0)
 		return;   /* no such process visible here */
 	feed(LOGREC_CONNECT, other, "other", "", "", 0);
+	ck_assert_uint_eq(lm->m.sessions_current, 0);
+	lm->proc = th_dir;
+	feed(LOGREC_CONNECT, other, "other", "", "", 0);
 	logd_metrics_purge(lm);
 	ck_assert_uint_eq(lm->m.sessions_current, 1);
 }
@@ -394,7 +647,7 @@ END_TEST
 
 START_TEST(test_persistence)
 {
-	uint32_t me = (uint32_t)getpid(), dead = dead_pid();
+	uint32_t me = session_proc(), dead = session_proc();
 	struct logd_metrics *again = calloc(1, sizeof(*again));
 	size_t len;
 	char *text;
@@ -405,6 +658,7 @@ START_TEST(test_persistence)
 	feed(LOGREC_LOGIN_OK, me, "s1", "", "OK", 0);
 	feed(LOGREC_UPDATE, me, "s1", "", "OK", 4);
 	ck_assert_int_eq(logd_metrics_save(lm, 5), 0);
+	end_proc(dead);
 	text = th_read_file(th_path(th_dir, LOGD_METRICS_LIVE_FILE), &len);
 	ck_assert_ptr_nonnull(strstr(text, " s1\n"));
 	ck_assert_ptr_nonnull(strstr(text, " s2\n"));
@@ -435,7 +689,7 @@ END_TEST
 
 START_TEST(test_bad_state_files)
 {
-	uint32_t me = (uint32_t)getpid();
+	uint32_t me = session_proc();
 	char line[64];
 
 	/* a malformed live table is ignored; the counters still load */
@@ -521,11 +775,15 @@ metrics_suite(void)
 	tcase_add_test(file, test_failed_save_keeps_old);
 	tcase_add_loop_test(file, test_hostile_files, 0, sizeof(files) / sizeof(files[0]));
 	tcase_add_test(file, test_json_and_human);
+	tcase_add_test(file, test_add_saturates);
 	tcase_add_test(fold, test_rules);
 	tcase_add_test(fold, test_forged_pids);
+	tcase_add_test(fold, test_forged_connect_flood);
 	tcase_add_test(fold, test_table_full);
+	tcase_add_test(fold, test_forged_numbers);
 	tcase_add_test(fold, test_dead_pid_purged);
-	tcase_add_test(fold, test_other_users_pid_alive);
+	tcase_add_test(fold, test_proc_hidden);
+	tcase_add_test(fold, test_other_users_pid);
 	tcase_add_test(fold, test_persistence);
 	tcase_add_test(fold, test_bad_state_files);
 	tcase_add_test(fold, test_save_throttled);

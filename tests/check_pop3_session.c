@@ -3,6 +3,7 @@
 #include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -79,6 +80,7 @@ setup(void)
 	params.users_file = users;
 	params.auth_delay_ms = 0;
 	params.max_auth_failures = 3;
+	params.max_bad_commands = 20;
 	params.implementation = "pop3s-test";
 }
 
@@ -476,6 +478,65 @@ START_TEST(test_bad_arguments)
 }
 END_TEST
 
+/* Each bad command counts: with MAX_BAD_COMMANDS=2 the second of any row
+ * ends the session with one final -ERR; a good command in between neither
+ * counts nor resets the count. */
+START_TEST(test_bad_arguments_count)
+{
+	struct conn c;
+	const char *cmd = bad_args[_i].cmd;
+	size_t len = strlen(cmd);
+
+	if (strncmp(cmd, "ST", 2) == 0 && cmd[2] == '\0')
+		len = 7; /* the row with a NUL */
+	params.max_bad_commands = 2;
+	conn_open(&c);
+	login(&c);
+	ck_assert_msg(strcmp(say(&c, cmd, len), bad_args[_i].reply) == 0, "row %d: got '%s'", _i,
+	              c.m.out);
+	ck_assert_str_eq(SAY(&c, "STAT\r\n"), "+OK 4 147\r\n");
+	ck_assert(!c.closed);
+	ck_assert_msg(strcmp(say(&c, cmd, len),
+	                     "-ERR Too many bad commands, closing connection\r\n") == 0,
+	              "row %d: got '%s'", _i, c.m.out);
+	ck_assert(c.closed);
+	conn_close(&c);
+}
+END_TEST
+
+/* Commands not valid before login count too; failed logins do not (they
+ * have MAX_AUTH_FAILURES), nor does a cancelled AUTH. */
+START_TEST(test_bad_commands_authorization)
+{
+	struct conn c;
+
+	params.max_bad_commands = 8;
+	conn_open(&c);
+	ck_assert_str_eq(SAY(&c, "STAT\r\nNOOP\r\nPASS x\r\nAPOP a b\r\n"),
+	                 "-ERR Not logged in\r\n-ERR Not logged in\r\n-ERR Send USER first\r\n"
+	                 "-ERR APOP is not supported\r\n");
+	ck_assert_str_eq(SAY(&c, "USER a/b\r\nAUTH CRAM-MD5\r\nUSER\r\n"),
+	                 "-ERR Invalid user name\r\n-ERR Unsupported authentication mechanism\r\n"
+	                 "-ERR Syntax: USER name\r\n");
+	/* 7 so far; two failed logins and a cancelled AUTH are not counted */
+	ck_assert_str_eq(SAY(&c, "USER alice\r\nPASS a\r\nUSER alice\r\nPASS b\r\n"
+	                         "AUTH PLAIN\r\n*\r\nCAPA\r\n"),
+	                 "+OK Send your password\r\n-ERR [AUTH] Authentication failed\r\n"
+	                 "+OK Send your password\r\n-ERR [AUTH] Authentication failed\r\n"
+	                 "+ \r\n-ERR Authentication cancelled\r\n"
+	                 "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n"
+	                 "AUTH-RESP-CODE\r\nPIPELINING\r\nUSER\r\nSASL PLAIN\r\n"
+	                 "IMPLEMENTATION pop3s-test\r\n.\r\n");
+	ck_assert(!c.closed);
+	/* the 8th, and nothing after it is read */
+	ck_assert_str_eq(SAY(&c, "RETR 1\r\nUSER alice\r\nPASS secret\r\n"),
+	                 "-ERR Too many bad commands, closing connection\r\n");
+	ck_assert(c.closed);
+	ck_assert_int_eq(pop3_session_state(c.s), POP3_STATE_AUTHORIZATION);
+	conn_close(&c);
+}
+END_TEST
+
 START_TEST(test_long_lines)
 {
 	struct conn c;
@@ -686,11 +747,11 @@ struct logtap {
 };
 
 static void
-logtap_open(struct logtap *lt)
+logtap_open(struct logtap *lt, long depth)
 {
 	snprintf(lt->name, sizeof(lt->name), "/pop3s-check-session-%ld", (long)getpid());
 	mq_unlink(lt->name);
-	ck_assert_int_eq(logq_open_receiver(lt->name, 10, &lt->q), 0);
+	ck_assert_int_eq(logq_open_receiver(lt->name, depth, &lt->q), 0);
 	lt->lc = logclient_new(lt->name, 1000, "192.0.2.1");
 	ck_assert_ptr_nonnull(lt->lc);
 	params.log = lt->lc;
@@ -781,7 +842,7 @@ START_TEST(test_filter_failure)
 	struct conn c;
 
 	use_filter("/bin/sh -c echo${IFS}partial;exit${IFS}3");
-	logtap_open(&lt);
+	logtap_open(&lt, 10);
 	conn_open(&c);
 	login(&c);
 	/* nothing of the message, one error line, and the session goes on */
@@ -819,7 +880,7 @@ START_TEST(test_update_record)
 	struct conn c;
 	const char *p = th_path(home, "alice/new/1000.M1.test");
 
-	logtap_open(&lt);
+	logtap_open(&lt, 10);
 	conn_open(&c);
 	login(&c);
 	SAY(&c, "DELE 2\r\nDELE 4\r\n");
@@ -877,7 +938,7 @@ START_TEST(test_changed_message_refused)
 	struct logrec r;
 	struct conn c;
 
-	logtap_open(&lt);
+	logtap_open(&lt, 10);
 	conn_open(&c);
 	login(&c);
 	append_to("alice/new/1000.M1.test", "appended after login\n");
@@ -915,7 +976,7 @@ START_TEST(test_quit_follows_rename)
 	struct logrec r;
 	struct conn c;
 
-	logtap_open(&lt);
+	logtap_open(&lt, 10);
 	conn_open(&c);
 	login(&c);
 	SAY(&c, "DELE 1\r\nDELE 2\r\nDELE 3\r\n");
@@ -1030,6 +1091,62 @@ START_TEST(test_forged_cache_plausible)
 }
 END_TEST
 
+/* The flood of issue 8: 100,000 unknown commands in one pipelined burst.
+ * The session answers the first MAX_BAD_COMMANDS - 1 as usual, the next
+ * with one final -ERR, and reads nothing more. Then the same flood line by
+ * line with the log records read back: one per command answered. */
+START_TEST(test_bad_command_flood)
+{
+	static const char bad[] = "XYZZY\r\n";
+	const size_t lines = 100000, blen = sizeof(bad) - 1;
+	char *flood = malloc(lines * blen);
+	uint8_t buf[LOGQ_MSGSIZE];
+	struct logrec r;
+	char want[2048] = "";
+	struct logtap lt;
+	struct conn c;
+	unsigned i, records = 0, final = 0;
+	size_t sent;
+	long n;
+
+	ck_assert_ptr_nonnull(flood);
+	for (i = 0; i < lines; i++)
+		memcpy(flood + i * blen, bad, blen);
+	for (i = 1; i < params.max_bad_commands; i++)
+		strcat(want, "-ERR Unknown command\r\n");
+	strcat(want, "-ERR Too many bad commands, closing connection\r\n");
+
+	conn_open(&c);
+	ck_assert_str_eq(say(&c, flood, lines * blen), want);
+	ck_assert(c.closed);
+	conn_close(&c);
+	free(flood);
+
+	logtap_open(&lt, 10);
+	conn_open(&c);
+	for (sent = 0; sent < lines && !c.closed; sent++) {
+		say(&c, bad, blen);
+		while ((n = logq_receive(lt.q, buf, sizeof(buf))) > 0) {
+			ck_assert_int_eq(logrec_decode(buf, (size_t)n, &r), 0);
+			ck_assert_int_eq(r.type, LOGREC_COMMAND);
+			ck_assert_str_eq(r.command, "XYZZY");
+			ck_assert_str_eq(r.status, "ERR");
+			records++;
+			final += strcmp(r.detail, "too many bad commands (20)") == 0;
+		}
+	}
+	ck_assert(c.closed);
+	ck_assert_uint_eq(sent, params.max_bad_commands);
+	ck_assert_str_eq(c.m.out, "-ERR Too many bad commands, closing connection\r\n");
+	ck_assert_uint_eq(records, params.max_bad_commands);
+	ck_assert_uint_eq(final, 1);
+	ck_assert_str_eq(r.detail, "too many bad commands (20)");
+	ck_assert_uint_eq(logclient_fallbacks(lt.lc), 0);
+	conn_close(&c);
+	logtap_close(&lt);
+}
+END_TEST
+
 /* Hostile input, deterministic: random octets (printable, spaces, CR, LF,
  * NUL, 8-bit), random command words with random arguments, in random chunk
  * sizes. The session must never crash (the ASan stage runs this too), must
@@ -1045,6 +1162,8 @@ START_TEST(test_random_input)
 	unsigned seed = 12345;
 	int round;
 
+	/* this test is about robustness, not the flood limit */
+	params.max_bad_commands = UINT_MAX;
 	conn_open(&c);
 	login(&c);
 	for (round = 0; round < 3000 && !c.closed; round++) {
@@ -1117,6 +1236,8 @@ pop3_session_suite(void)
 	tcase_add_test(errors, test_home_missing);
 	tcase_add_test(errors, test_invalid_user_names);
 	tcase_add_test(errors, test_quit_in_authorization);
+	tcase_add_loop_test(limits, test_bad_arguments_count, 0, sizeof(bad_args) / sizeof(bad_args[0]));
+	tcase_add_test(limits, test_bad_commands_authorization);
 	tcase_add_test(limits, test_long_lines);
 	tcase_add_test(limits, test_corpus_sizes);
 	tcase_add_test(limits, test_random_input);
@@ -1129,6 +1250,7 @@ pop3_session_suite(void)
 	tcase_add_test(errors, test_quit_keeps_replaced);
 	tcase_add_test(errors, test_forged_cache_refused);
 	tcase_add_test(errors, test_forged_cache_plausible);
+	tcase_add_test(filter, test_bad_command_flood);
 	suite_add_tcase(s, filter);
 	suite_add_tcase(s, core);
 	suite_add_tcase(s, errors);

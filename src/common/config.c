@@ -54,6 +54,11 @@ static const struct key_def keys[CONF_KEY_COUNT] = {
 	/* The output is spooled to a temporary file: the limit bounds the
 	 * disk a misbehaving filter can fill, 256 MiB by default. */
 	UINT(CONF_FILTER_MAX_BYTES, "FILTER_MAX_BYTES", filter_max_bytes, 1, UINT_MAX, "268435456"),
+	/* Flood limits (see pop3s.conf(5)): a client gets 20 unknown or
+	 * invalid commands per connection, and a session sends at most
+	 * MAX_LOG_RECORDS log records plus a few per message in its mailbox. */
+	UINT(CONF_MAX_BAD_COMMANDS, "MAX_BAD_COMMANDS", max_bad_commands, 1, 1000, "20"),
+	UINT(CONF_MAX_LOG_RECORDS, "MAX_LOG_RECORDS", max_log_records, 10, 10000000, "100"),
 };
 
 const char *

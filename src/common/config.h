@@ -36,6 +36,8 @@ enum config_key {
 	CONF_FILTER,            /* message filter command for RETR/TOP; empty = none */
 	CONF_FILTER_TIMEOUT_MS, /* how long the filter may take per message */
 	CONF_FILTER_MAX_BYTES,  /* most output the filter may write per message */
+	CONF_MAX_BAD_COMMANDS,  /* unknown/invalid commands before the connection is closed */
+	CONF_MAX_LOG_RECORDS,   /* log records per session, plus an allowance per message */
 	CONF_KEY_COUNT
 };
 
@@ -59,6 +61,8 @@ struct pop3s_config {
 	unsigned max_auth_failures;
 	unsigned filter_timeout_ms;
 	unsigned filter_max_bytes;
+	unsigned max_bad_commands;
+	unsigned max_log_records;
 };
 
 /* Fills *c with the built-in defaults. */

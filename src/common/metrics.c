@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +124,21 @@ parse_line(char *line, struct metrics *m, unsigned *seen)
 	return 0;
 }
 
+void
+metrics_add(uint64_t *counter, uint64_t n)
+{
+	*counter = *counter > UINT64_MAX - n ? UINT64_MAX : *counter + n;
+}
+
+/* Values that no logger writes: the file was edited or forged. */
+static bool
+plausible(const struct metrics *m)
+{
+	return m->sessions_peak <= METRICS_SESSIONS_MAX &&
+	       m->sessions_current <= m->sessions_peak &&
+	       m->updated <= METRICS_TIME_MAX;
+}
+
 static int
 parse_file(FILE *f, struct metrics *m)
 {
@@ -141,7 +157,9 @@ parse_file(FILE *f, struct metrics *m)
 		if (r < 0)
 			return r;
 	}
-	return ferror(f) ? -EIO : 0;
+	if (ferror(f))
+		return -EIO;
+	return plausible(m) ? 0 : -EBADMSG;
 }
 
 int

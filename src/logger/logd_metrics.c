@@ -1,7 +1,7 @@
 /* Metrics from log records (see logd_metrics.h for the rules). Records come
  * from any process allowed to write to the queue, so nothing here trusts a
- * pid: only 2..INT_MAX is a session's, and a process that is gone is
- * noticed by kill(pid, 0). */
+ * pid: only a live process named pop3s-session is a session, each pid has
+ * one entry at most, and a process that is gone is noticed by kill(pid, 0). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -25,19 +25,65 @@ logd_metrics_init(struct logd_metrics *lm, const char *dir)
 {
 	memset(lm, 0, sizeof(*lm));
 	lm->dir = dir;
+	lm->proc = "/proc";
+	lm->live_cap = LOGD_METRICS_LIVE_MAX;
 }
 
 static bool
 pid_plausible(uint32_t pid)
 {
 	/* 0 and negative pids address process groups in kill(); 1 is init */
-	return pid > 1 && pid <= INT_MAX;
+	return pid > 1 && pid <= LOGD_METRICS_PID_MAX;
 }
 
 static bool
 pid_alive(uint32_t pid)
 {
 	return kill((pid_t)pid, 0) == 0 || errno != ESRCH;
+}
+
+/* Reads /proc/PID/comm into comm (without the newline). Returns 0, or
+ * -errno: -ENOENT when the process is gone or /proc does not show it. */
+static int
+read_comm(const struct logd_metrics *lm, uint32_t pid, char *comm, size_t cap)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+	int fd, err;
+
+	n = snprintf(path, sizeof(path), "%s/%lu/comm", lm->proc, (unsigned long)pid);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	do
+		n = read(fd, comm, cap - 1);
+	while (n < 0 && errno == EINTR);
+	err = errno;
+	close(fd);
+	if (n < 0)
+		return -err;
+	comm[n] = '\0';
+	comm[strcspn(comm, "\n")] = '\0';
+	return 0;
+}
+
+/* A live pop3s-session process. Where /proc does not show the process
+ * (ProtectProc=invisible, hidepid) its name cannot be checked, only that
+ * it exists. */
+static bool
+pid_is_session(const struct logd_metrics *lm, uint32_t pid)
+{
+	char comm[64];
+	int r;
+
+	if (!pid_plausible(pid))
+		return false;
+	r = read_comm(lm, pid, comm, sizeof(comm));
+	if (r == 0)
+		return strcmp(comm, LOGD_METRICS_SESSION_COMM) == 0;
+	return (r == -ENOENT || r == -EACCES) && pid_alive(pid);
 }
 
 static void
@@ -48,29 +94,47 @@ update_current(struct logd_metrics *lm)
 		lm->m.sessions_peak = lm->m.sessions_current;
 }
 
+/* The entry of pid, whatever its session id. */
 static struct logd_live *
-live_find(struct logd_metrics *lm, uint32_t pid, const char *session)
+live_find_pid(struct logd_metrics *lm, uint32_t pid)
 {
 	size_t i;
 
 	for (i = 0; i < lm->nlive; i++)
-		if (lm->live[i].pid == pid && strcmp(lm->live[i].session, session) == 0)
+		if (lm->live[i].pid == pid)
 			return &lm->live[i];
 	return NULL;
 }
 
+static struct logd_live *
+live_find(struct logd_metrics *lm, uint32_t pid, const char *session)
+{
+	struct logd_live *l = live_find_pid(lm, pid);
+
+	return l != NULL && strcmp(l->session, session) == 0 ? l : NULL;
+}
+
+/* Tracks (pid, session) if pid is a session now: one entry per pid, and a
+ * full table is purged before the CONNECT is refused. */
 static void
 live_add(struct logd_metrics *lm, uint32_t pid, const char *session)
 {
 	struct logd_live *l;
+	size_t cap = lm->live_cap < LOGD_METRICS_LIVE_MAX ? lm->live_cap : LOGD_METRICS_LIVE_MAX;
 
-	if (!pid_plausible(pid) || live_find(lm, pid, session) != NULL)
+	if (!pid_is_session(lm, pid)) {
+		lm->not_sessions++;
 		return;
-	if (lm->nlive == LOGD_METRICS_LIVE_MAX) {
+	}
+	l = live_find_pid(lm, pid);
+	if (l == NULL && lm->nlive >= cap)
+		logd_metrics_purge(lm);
+	if (l == NULL && lm->nlive >= cap) {
 		lm->untracked++;
 		return;
 	}
-	l = &lm->live[lm->nlive++];
+	if (l == NULL)
+		l = &lm->live[lm->nlive++];
 	l->pid = pid;
 	snprintf(l->session, sizeof(l->session), "%s", session);
 }
@@ -97,7 +161,7 @@ logd_metrics_purge(struct logd_metrics *lm)
 	size_t i = 0, before = lm->nlive;
 
 	while (i < lm->nlive) {
-		if (pid_alive(lm->live[i].pid))
+		if (pid_is_session(lm, lm->live[i].pid))
 			i++;
 		else
 			live_remove_at(lm, i);
@@ -115,25 +179,31 @@ logd_metrics_record(struct logd_metrics *lm, const struct logrec *r)
 
 	switch (r->type) {
 	case LOGREC_CONNECT:
-		m->connections++;
+		metrics_add(&m->connections, 1);
 		live_add(lm, r->pid, r->session);
 		break;
 	case LOGREC_DISCONNECT:
-		m->bytes_sent += r->bytes;
+		if (r->bytes <= LOGD_METRICS_BYTES_MAX)
+			metrics_add(&m->bytes_sent, r->bytes);
+		else
+			metrics_add(&m->records_malformed, 1);
 		live_remove(lm, r->pid, r->session);
 		break;
 	case LOGREC_LOGIN_OK:
-		m->logins_ok++;
+		metrics_add(&m->logins_ok, 1);
 		break;
 	case LOGREC_LOGIN_FAIL:
-		m->logins_failed++;
+		metrics_add(&m->logins_failed, 1);
 		break;
 	case LOGREC_COMMAND:
 		if (strcmp(r->command, "RETR") == 0 && strcmp(r->status, "OK") == 0)
-			m->messages_retrieved++;
+			metrics_add(&m->messages_retrieved, 1);
 		break;
 	case LOGREC_UPDATE:
-		m->messages_deleted += r->removed;
+		if (r->removed <= LOGD_METRICS_REMOVED_MAX)
+			metrics_add(&m->messages_deleted, r->removed);
+		else
+			metrics_add(&m->records_malformed, 1);
 		break;
 	default:
 		return;
@@ -145,7 +215,7 @@ logd_metrics_record(struct logd_metrics *lm, const struct logrec *r)
 void
 logd_metrics_malformed(struct logd_metrics *lm)
 {
-	lm->m.records_malformed++;
+	metrics_add(&lm->m.records_malformed, 1);
 	lm->dirty = true;
 }
 
@@ -173,7 +243,7 @@ parse_live_line(char *line, uint32_t *pid, char **session)
 	if (sp == NULL)
 		return -EBADMSG;
 	*sp = '\0';
-	if (parse_u64(line, 2, INT_MAX, &v) < 0 || !session_ok(sp + 1))
+	if (parse_u64(line, 2, LOGD_METRICS_PID_MAX, &v) < 0 || !session_ok(sp + 1))
 		return -EBADMSG;
 	*pid = (uint32_t)v;
 	*session = sp + 1;

@@ -6,9 +6,25 @@
  * LOGIN_FAIL count logins; a COMMAND "RETR" with status OK counts a
  * retrieved message; UPDATE adds the messages it removed. Current sessions
  * are tracked by session id and pid in a bounded table; a session killed
- * without a DISCONNECT (SIGKILL, OOM) is purged when kill(pid, 0) says the
- * process is gone (ESRCH; EPERM means it lives as another user), checked
- * every LOGD_METRICS_CHECK_MS and at load.
+ * without a DISCONNECT (SIGKILL, OOM) is purged when its process is gone,
+ * checked every LOGD_METRICS_CHECK_MS, at load and whenever the table is
+ * full.
+ *
+ * Records are forgeable (any process in group pop3s may write to the
+ * queue), so no field is believed blindly:
+ * - a CONNECT makes a session current only if its pid is 2..PID_MAX_LIMIT
+ *   and is now a process named LOGD_METRICS_SESSION_COMM
+ *   (/proc/PID/comm). Where /proc hides the process (hidepid, ProtectProc=
+ *   invisible) only its existence is checked (kill(pid, 0): EPERM means it
+ *   lives as another user);
+ * - a pid has at most one entry: a new CONNECT from the same pid replaces
+ *   the old session id (a process runs one session, so the old entry was a
+ *   forgery or a dead session whose pid was reused);
+ * - before a CONNECT is refused for a full table, the table is purged;
+ * - DISCONNECT bytes above LOGD_METRICS_BYTES_MAX and UPDATE counts above
+ *   LOGD_METRICS_REMOVED_MAX are not added (the record is counted in
+ *   records_malformed instead), and every counter saturates at UINT64_MAX
+ *   instead of wrapping (metrics_add).
  *
  * Persistence: STATE/metrics (metrics_save) and the live table in
  * STATE/sessions ("PID SESSION" lines), both written atomically at most
@@ -26,7 +42,13 @@
 #include "logrec.h"
 #include "metrics.h"
 
-#define LOGD_METRICS_LIVE_MAX 8192     /* current sessions tracked */
+#define LOGD_METRICS_LIVE_MAX METRICS_SESSIONS_MAX  /* current sessions tracked */
+#define LOGD_METRICS_SESSION_COMM "pop3s-session"  /* /proc/PID/comm of a session */
+#define LOGD_METRICS_PID_MAX 4194304   /* PID_MAX_LIMIT: no pid is higher */
+/* What one session can plausibly report: 1 TiB sent (a day at 12 MB/s),
+ * 10 million messages removed. */
+#define LOGD_METRICS_BYTES_MAX (UINT64_C(1) << 40)
+#define LOGD_METRICS_REMOVED_MAX UINT64_C(10000000)
 #define LOGD_METRICS_LIVE_FILE "sessions"
 #define LOGD_METRICS_SAVE_MS 1000
 #define LOGD_METRICS_CHECK_MS 10000
@@ -38,15 +60,19 @@ struct logd_live {
 
 struct logd_metrics {
 	const char *dir;                   /* STATE (not owned) */
+	const char *proc;                  /* "/proc" (where comm is read) */
+	size_t live_cap;                   /* LOGD_METRICS_LIVE_MAX */
 	struct metrics m;
 	struct logd_live live[LOGD_METRICS_LIVE_MAX];
 	size_t nlive;
 	unsigned long untracked;           /* CONNECTs the full table dropped */
+	unsigned long not_sessions;        /* CONNECTs from pids that are no session */
 	bool dirty;                        /* changed since the last save */
 	uint64_t saved_ms, checked_ms;     /* monotonic times of the last ones */
 };
 
-/* Zeroes lm and sets its directory; dir must outlive lm. */
+/* Zeroes lm and sets its directory; dir must outlive lm. Sets proc to
+ * "/proc" and live_cap to LOGD_METRICS_LIVE_MAX (tests may lower it). */
 void logd_metrics_init(struct logd_metrics *lm, const char *dir);
 
 /* Loads STATE/metrics and the live table, then purges dead pids. Returns 0,
@@ -61,7 +87,7 @@ void logd_metrics_record(struct logd_metrics *lm, const struct logrec *r);
 /* Counts a record the logger dropped as malformed. */
 void logd_metrics_malformed(struct logd_metrics *lm);
 
-/* Removes live sessions whose process is gone. */
+/* Removes live sessions whose process is gone or is no session now. */
 void logd_metrics_purge(struct logd_metrics *lm);
 
 /* Periodic work: the pid check when due, and the save when something

@@ -28,6 +28,11 @@ struct logclient {
 	char user[LOGREC_USER_MAX + 1];
 	uint64_t bytes;
 	unsigned long fallbacks;
+	uint64_t limit;         /* COMMAND records allowed (see logclient.h) */
+	uint64_t commands;      /* COMMAND records sent (LOG-LIMIT not counted) */
+	bool limit_noticed;     /* the LOG-LIMIT record was sent */
+	uint64_t login_fails;   /* LOGIN_FAIL records sent */
+	uint64_t suppressed;    /* records dropped by the limit */
 };
 
 /* Copies src into a field of max octets, replacing what the wire format
@@ -92,6 +97,7 @@ logclient_new(const char *queue, unsigned timeout_ms, const char *client_ip)
 		}
 	}
 	lc->timeout_ms = timeout_ms;
+	lc->limit = UINT64_MAX;
 	make_session_id(lc->session);
 	copy_field(lc->client_ip, LOGREC_IP_MAX, client_ip, true);
 	return lc;
@@ -107,6 +113,27 @@ void
 logclient_set_user(struct logclient *lc, const char *user)
 {
 	copy_field(lc->user, LOGREC_USER_MAX, user, false);
+}
+
+void
+logclient_set_limit(struct logclient *lc, uint64_t max_records)
+{
+	lc->limit = max_records;
+}
+
+void
+logclient_allow_messages(struct logclient *lc, uint64_t messages)
+{
+	uint64_t more = messages > UINT64_MAX / LOGCLIENT_RECORDS_PER_MESSAGE
+	                ? UINT64_MAX : messages * LOGCLIENT_RECORDS_PER_MESSAGE;
+
+	lc->limit = lc->limit > UINT64_MAX - more ? UINT64_MAX : lc->limit + more;
+}
+
+uint64_t
+logclient_suppressed(const struct logclient *lc)
+{
+	return lc->suppressed;
 }
 
 void
@@ -179,14 +206,59 @@ now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* The flood bound (see logclient.h). Returns what to send: the record
+ * (1), the LOG-LIMIT record in its place (2), or nothing (0). */
+static int
+within_limit(struct logclient *lc, enum logrec_type type)
+{
+	switch (type) {
+	case LOGREC_COMMAND:
+		if (lc->commands < lc->limit) {
+			lc->commands++;
+			return 1;
+		}
+		lc->suppressed++;
+		if (!lc->limit_noticed) {
+			lc->limit_noticed = true;
+			return 2;
+		}
+		return 0;
+	case LOGREC_LOGIN_FAIL:
+		if (lc->login_fails < LOGCLIENT_LOGIN_FAIL_MAX) {
+			lc->login_fails++;
+			return 1;
+		}
+		lc->suppressed++;
+		return 0;
+	default:
+		return 1;
+	}
+}
+
 static void
 send_record(struct logclient *lc, enum logrec_type type, const char *line, size_t len,
             const char *status, const char *detail, uint64_t removed)
 {
+	char text[LOGREC_DETAIL_MAX + 1];
 	struct logrec r;
 	uint8_t buf[LOGREC_MAX_SIZE];
-	int n;
+	int n, what;
 
+	what = within_limit(lc, type);
+	if (what == 0)
+		return;
+	if (what == 2) {
+		snprintf(text, sizeof(text), "log record limit of this session reached (%llu): "
+		         "records beyond it are counted, not sent", (unsigned long long)lc->limit);
+		line = LOGCLIENT_LIMIT_COMMAND;
+		len = strlen(line);
+		status = "";
+		detail = text;
+	} else if (type == LOGREC_DISCONNECT && lc->suppressed > 0) {
+		snprintf(text, sizeof(text), "%.100s; %llu log records suppressed",
+		         detail ? detail : "", (unsigned long long)lc->suppressed);
+		detail = text;
+	}
 	memset(&r, 0, sizeof(r));
 	r.type = type;
 	r.time_us = now_us();

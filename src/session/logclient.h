@@ -8,7 +8,17 @@
  * per command. A queue that is missing when the session starts is looked
  * for again at every record. The queue descriptor is kept for the whole
  * session: if an administrator removes and recreates the queue meanwhile,
- * that session's records go to the removed queue. */
+ * that session's records go to the removed queue.
+ *
+ * Flood bound: a session sends at most limit COMMAND records (see
+ * logclient_set_limit) plus LOGCLIENT_RECORDS_PER_MESSAGE per message in
+ * the mailbox it logged in to. The first record over the bound is replaced
+ * by one COMMAND record "LOG-LIMIT" saying so (once per session); the
+ * others over the bound are only counted,
+ * and the DISCONNECT record's detail ends with "; N log records
+ * suppressed". CONNECT, LOGIN_OK, UPDATE and DISCONNECT (once each in a
+ * session) are always sent, LOGIN_FAIL up to LOGCLIENT_LOGIN_FAIL_MAX
+ * (failed logins end the session after MAX_AUTH_FAILURES, at most 100). */
 #ifndef POP3S_LOGCLIENT_H
 #define POP3S_LOGCLIENT_H
 
@@ -17,6 +27,13 @@
 #include "logrec.h"
 
 struct logclient;
+
+/* Commands that name one message (LIST n, UIDL n, TOP, RETR, DELE): a
+ * session may log this many records per message beyond its limit. */
+#define LOGCLIENT_RECORDS_PER_MESSAGE 5
+#define LOGCLIENT_LOGIN_FAIL_MAX 100
+/* The command word of the record that reports the bound. */
+#define LOGCLIENT_LIMIT_COMMAND "LOG-LIMIT"
 
 /* Allocates a client for one session. queue may be missing (records then
  * fall back). client_ip is the peer address as text. Returns NULL on ENOMEM. */
@@ -28,6 +45,17 @@ const char *logclient_session_id(const struct logclient *lc);
 
 /* Sets the user name carried in later records ("" to clear). */
 void logclient_set_user(struct logclient *lc, const char *user);
+
+/* Sets the number of COMMAND records the session may send (MAX_LOG_RECORDS;
+ * a new client has no limit). */
+void logclient_set_limit(struct logclient *lc, uint64_t max_records);
+
+/* Raises the limit by LOGCLIENT_RECORDS_PER_MESSAGE per message: called at
+ * login with the number of messages in the mailbox. */
+void logclient_allow_messages(struct logclient *lc, uint64_t messages);
+
+/* Records not sent because of the limit. */
+uint64_t logclient_suppressed(const struct logclient *lc);
 
 /* Adds to the count of bytes sent to the client. */
 void logclient_add_bytes(struct logclient *lc, uint64_t n);

@@ -162,6 +162,7 @@ serve(const struct pop3s_config *cfg, int fd)
 		tls_server_free(tls);
 		return POP3S_EXIT_ERROR;
 	}
+	logclient_set_limit(log, cfg->max_log_records);
 
 	hs_ms = cfg->handshake_timeout > UINT_MAX / 1000 ? UINT_MAX
 	                                                 : cfg->handshake_timeout * 1000;

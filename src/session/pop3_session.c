@@ -33,6 +33,7 @@ struct pop3_session {
 	bool sasl_pending;             /* "+ " sent, waiting for the PLAIN response */
 	bool close;                    /* end the session after this reply */
 	unsigned auth_failures;
+	unsigned bad_commands;         /* see reply_bad() */
 	struct mailbox *mb;
 	char detail[LOGREC_DETAIL_MAX + 1]; /* for this command's log record */
 };
@@ -67,6 +68,28 @@ reply_err(struct pop3_session *s, const char *fmt, ...)
 {
 	va_list ap;
 
+	va_start(ap, fmt);
+	vreply(s, "-ERR", fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+/* The answer to a command the client should not have sent: unknown,
+ * malformed, not valid in this state, or with bad arguments. A client that
+ * keeps sending them is not a mail client: the max_bad_commands-th gets one
+ * final -ERR instead and ends the session (failed logins have their own
+ * limit, max_auth_failures, and are not counted here). */
+static bool __attribute__((format(printf, 2, 3)))
+reply_bad(struct pop3_session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (++s->bad_commands >= s->p->max_bad_commands) {
+		s->close = true;
+		snprintf(s->detail, sizeof(s->detail), "too many bad commands (%u)",
+		         s->bad_commands);
+		return reply_err(s, "Too many bad commands, closing connection");
+	}
 	va_start(ap, fmt);
 	vreply(s, "-ERR", fmt, ap);
 	va_end(ap);
@@ -235,6 +258,9 @@ login(struct pop3_session *s, const char *user, const char *password)
 	s->state = POP3_STATE_TRANSACTION;
 	snprintf(s->login, sizeof(s->login), "%s", user);
 	total = mailbox_total(mb, true, NULL);
+	/* A big mailbox needs more log records than MAX_LOG_RECORDS. */
+	if (s->p->log)
+		logclient_allow_messages(s->p->log, mb->count);
 	log_event(s, LOGREC_LOGIN_OK, "OK", "");
 	return reply_ok(s, "Logged in, %zu messages (%" PRIu64 " octets)", mb->count, total);
 }
@@ -243,12 +269,12 @@ static bool
 cmd_user(struct pop3_session *s, const struct pop3_cmdline *c)
 {
 	if (c->argc != 1)
-		return reply_err(s, "Syntax: USER name");
+		return reply_bad(s, "Syntax: USER name");
 	if (!username_valid(c->argv[0], strlen(c->argv[0]))) {
 		s->user[0] = '\0';
 		if (s->p->log)
 			logclient_set_user(s->p->log, "");
-		return reply_err(s, "Invalid user name");
+		return reply_bad(s, "Invalid user name");
 	}
 	/* The same answer for every valid name: USER must not reveal
 	 * whether an account exists. */
@@ -264,9 +290,9 @@ cmd_pass(struct pop3_session *s, const struct pop3_cmdline *c)
 	char user[USERNAME_MAX + 1];
 
 	if (s->user[0] == '\0')
-		return reply_err(s, "Send USER first");
+		return reply_bad(s, "Send USER first");
 	if (c->rest == NULL || c->rest[0] == '\0')
-		return reply_err(s, "Syntax: PASS password");
+		return reply_bad(s, "Syntax: PASS password");
 	/* A failed PASS needs a new USER, as after any failed login. */
 	memcpy(user, s->user, sizeof(user));
 	s->user[0] = '\0';
@@ -300,7 +326,7 @@ cmd_auth(struct pop3_session *s, const struct pop3_cmdline *c)
 		return true;
 	}
 	if (strcasecmp(c->argv[0], "PLAIN") != 0)
-		return reply_err(s, "Unsupported authentication mechanism");
+		return reply_bad(s, "Unsupported authentication mechanism");
 	s->user[0] = '\0';
 	if (c->argc == 2) {
 		/* "=" is an empty initial response (RFC 5034 section 4). */
@@ -325,16 +351,16 @@ get_msg(struct pop3_session *s, const char *arg, uint64_t *ret_num)
 
 	r = pop3_parse_msgnum(arg, s->mb->count, &n);
 	if (r == -EINVAL) {
-		reply_err(s, "Invalid message number");
+		reply_bad(s, "Invalid message number");
 		return NULL;
 	}
 	if (r < 0) {
-		reply_err(s, "No such message");
+		reply_bad(s, "No such message");
 		return NULL;
 	}
 	m = &s->mb->msgs[n - 1];
 	if (m->deleted) {
-		reply_err(s, "Message %" PRIu64 " is deleted", n);
+		reply_bad(s, "Message %" PRIu64 " is deleted", n);
 		return NULL;
 	}
 	*ret_num = n;
@@ -355,7 +381,7 @@ cmd_stat(struct pop3_session *s, const struct pop3_cmdline *c)
 	uint64_t octets;
 
 	if (c->argc != 0)
-		return reply_err(s, "Syntax: STAT");
+		return reply_bad(s, "Syntax: STAT");
 	totals(s, &count, &octets);
 	return reply_ok(s, "%zu %" PRIu64, count, octets);
 }
@@ -369,7 +395,7 @@ cmd_listing(struct pop3_session *s, const struct pop3_cmdline *c, bool uidl)
 	size_t i;
 
 	if (c->argc > 1)
-		return reply_err(s, "Syntax: %s [message]", uidl ? "UIDL" : "LIST");
+		return reply_bad(s, "Syntax: %s [message]", uidl ? "UIDL" : "LIST");
 	if (c->argc == 1) {
 		m = get_msg(s, c->argv[0], &n);
 		if (m == NULL)
@@ -516,7 +542,7 @@ static bool
 cmd_retr(struct pop3_session *s, const struct pop3_cmdline *c)
 {
 	if (c->argc != 1)
-		return reply_err(s, "Syntax: RETR message");
+		return reply_bad(s, "Syntax: RETR message");
 	return send_message(s, c->argv[0], MSGSTREAM_ALL_LINES);
 }
 
@@ -526,9 +552,9 @@ cmd_top(struct pop3_session *s, const struct pop3_cmdline *c)
 	uint64_t lines;
 
 	if (c->argc != 2)
-		return reply_err(s, "Syntax: TOP message lines");
+		return reply_bad(s, "Syntax: TOP message lines");
 	if (parse_u64(c->argv[1], 0, LONG_MAX, &lines) < 0)
-		return reply_err(s, "Invalid number of lines");
+		return reply_bad(s, "Invalid number of lines");
 	return send_message(s, c->argv[0], (long)lines);
 }
 
@@ -539,7 +565,7 @@ cmd_dele(struct pop3_session *s, const struct pop3_cmdline *c)
 	uint64_t n;
 
 	if (c->argc != 1)
-		return reply_err(s, "Syntax: DELE message");
+		return reply_bad(s, "Syntax: DELE message");
 	m = get_msg(s, c->argv[0], &n);
 	if (m == NULL)
 		return false;
@@ -554,7 +580,7 @@ cmd_rset(struct pop3_session *s, const struct pop3_cmdline *c)
 	uint64_t octets;
 
 	if (c->argc != 0)
-		return reply_err(s, "Syntax: RSET");
+		return reply_bad(s, "Syntax: RSET");
 	for (i = 0; i < s->mb->count; i++)
 		s->mb->msgs[i].deleted = false;
 	totals(s, &count, &octets);
@@ -627,9 +653,9 @@ dispatch_authorization(struct pop3_session *s, const struct pop3_cmdline *c)
 		s->close = true;
 		return reply_ok(s, "Logging out");
 	case POP3_CMD_APOP:
-		return reply_err(s, "APOP is not supported");
+		return reply_bad(s, "APOP is not supported");
 	default:
-		return reply_err(s, "Not logged in");
+		return reply_bad(s, "Not logged in");
 	}
 }
 
@@ -653,14 +679,14 @@ dispatch_transaction(struct pop3_session *s, const struct pop3_cmdline *c)
 		return cmd_dele(s, c);
 	case POP3_CMD_NOOP:
 		if (c->argc != 0)
-			return reply_err(s, "Syntax: NOOP");
+			return reply_bad(s, "Syntax: NOOP");
 		return reply_ok(s, "Still here");
 	case POP3_CMD_RSET:
 		return cmd_rset(s, c);
 	case POP3_CMD_QUIT:
 		return cmd_quit_update(s);
 	default:
-		return reply_err(s, "Already logged in");
+		return reply_bad(s, "Already logged in");
 	}
 }
 
@@ -702,18 +728,18 @@ pop3_session_input(struct pop3_session *s, char *line, size_t len, unsigned flag
 
 	wordlen = strcspn(line, " ");
 	if (flags & LINEBUF_TOO_LONG || len > POP3_COMMAND_MAX) {
-		ok = reply_err(s, "Line too long");
+		ok = reply_bad(s, "Line too long");
 		wordlen = 0;
 	} else if (flags & (LINEBUF_NUL | LINEBUF_BARE_CR)) {
-		ok = reply_err(s, "Invalid character in command");
+		ok = reply_bad(s, "Invalid character in command");
 	} else {
 		r = pop3_parse(line, &c);
 		if (r == -E2BIG)
-			ok = reply_err(s, "Too many arguments");
+			ok = reply_bad(s, "Too many arguments");
 		else if (r == -EPROTO)
-			ok = reply_err(s, "Arguments must be separated by one space");
+			ok = reply_bad(s, "Arguments must be separated by one space");
 		else if (r < 0)
-			ok = reply_err(s, "Unknown command");
+			ok = reply_bad(s, "Unknown command");
 		else if (s->state == POP3_STATE_AUTHORIZATION)
 			ok = dispatch_authorization(s, &c);
 		else

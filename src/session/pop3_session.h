@@ -22,6 +22,9 @@ struct pop3_params {
 	const char *users_file;
 	unsigned auth_delay_ms;       /* pause before answering a failed login */
 	unsigned max_auth_failures;   /* close the connection after this many */
+	unsigned max_bad_commands;    /* unknown, malformed, misplaced commands or
+	                               * bad arguments: the one that reaches this
+	                               * count gets a final -ERR and closes */
 	const char *implementation;   /* CAPA IMPLEMENTATION value */
 	struct logclient *log;        /* may be NULL */
 	struct filter_config filter;  /* RETR/TOP filter; command NULL or "" = none */

@@ -228,6 +228,7 @@ session_loop_run(const struct pop3s_config *cfg, struct tls_server *tls, int fd,
 	params.users_file = cfg->users;
 	params.auth_delay_ms = cfg->auth_delay_ms;
 	params.max_auth_failures = cfg->max_auth_failures;
+	params.max_bad_commands = cfg->max_bad_commands;
 	params.implementation = "pop3s-" PACKAGE_VERSION;
 	params.log = log;
 	params.filter.command = cfg->filter;

@@ -1,0 +1,240 @@
+"""Log and journal floods over real TLS against the real pop3s-session and
+pop3s-logger: 100,000 bad commands end the session after MAX_BAD_COMMANDS
+with one final -ERR; 100,000 valid commands leave at most MAX_LOG_RECORDS
+lines in the log file; a logged-in session gets 5 more records per
+message, so reading a mailbox is never cut short; forged queue records do
+not pin the metrics; logrotate rotates by size. Prints the figures."""
+import os
+import socket
+import ssl
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pop3test import Results, Server  # noqa: E402
+
+R = Results("flood")
+FLOOD = 100000
+
+
+def log_size(srv):
+    try:
+        return os.path.getsize(srv.logs)
+    except FileNotFoundError:
+        return 0
+
+
+def flood(c, line, count):
+    """Sends count copies of line from a thread while this thread reads the
+    replies until the server closes (or until a reply to QUIT when the
+    flood ends with one). Returns (reply lines, seconds, octets sent)."""
+    sent = [0]
+
+    def sender():
+        chunk = line * 1000
+        try:
+            for _ in range(count // 1000):
+                c.sock.sendall(chunk)
+                sent[0] += len(chunk)
+            c.sock.sendall(b"QUIT\r\n")
+        except (OSError, ssl.SSLError):
+            pass   # the server closed the connection: the point of the test
+
+    t0 = time.monotonic()
+    th = threading.Thread(target=sender, daemon=True)
+    th.start()
+    replies = []
+    c.sock.settimeout(60)
+    try:
+        while True:
+            l = c.line()
+            replies.append(l)
+            if l.startswith(b"+OK Logging out"):
+                break
+    except (EOFError, OSError, ssl.SSLError):
+        pass
+    took = time.monotonic() - t0
+    c.close()
+    th.join(timeout=30)
+    return replies, took, sent[0]
+
+
+def wait_settled(srv, want, timeout=15):
+    """Log lines once there are at least want, and no more arrive."""
+    lines = srv.log_lines(want, timeout=timeout)
+    while True:
+        time.sleep(0.5)
+        again = srv.log_lines()
+        if len(again) == len(lines):
+            return lines
+        lines = again
+
+
+def test_bad_command_flood(r):
+    with Server().start() as srv:
+        before, size0 = len(srv.log_lines()), log_size(srv)
+        c = srv.raw()
+        replies, took, sent = flood(c, b"XYZZY\r\n", FLOOD)
+        r.check(replies[:19] == [b"-ERR Unknown command"] * 19,
+                "the first 19 bad commands get their usual answer", repr(replies[:3]))
+        r.check(replies[19:] == [b"-ERR Too many bad commands, closing connection"],
+                "the 20th gets one final -ERR, then nothing", repr(replies[17:23]))
+        r.check(srv.wait_sessions_gone(), "the session has ended")
+        lines = wait_settled(srv, before + 20)[before:]
+        grown = log_size(srv) - size0
+        r.check(len(lines) == 20 and all(l.endswith(" XYZZY") for l in lines),
+                "the log file grew by 20 lines", f"{len(lines)} lines: {lines[:2]} ... {lines[-2:]}")
+        r.check(grown <= 20 * 40, "and by at most 800 octets", f"{grown} octets")
+        print(f"# {FLOOD} bad commands ({sent} octets written by the client): closed after "
+              f"{len(replies)} replies in {took:.2f} s; log file +{len(lines)} lines, +{grown} octets",
+              flush=True)
+
+
+def test_valid_command_flood(r):
+    """USER is valid any number of times: the session goes on, the log stops."""
+    with Server().start() as srv:
+        before, size0 = len(srv.log_lines()), log_size(srv)
+        c = srv.raw()
+        replies, took, sent = flood(c, b"USER alice\r\n", FLOOD)
+        r.check(len(replies) == FLOOD + 1 and replies[-1] == b"+OK Logging out",
+                "every USER answered, then QUIT", f"{len(replies)} replies, last {replies[-1:]}")
+        r.check(srv.wait_sessions_gone(), "the session has ended")
+        lines = wait_settled(srv, before + 101)[before:]
+        grown = log_size(srv) - size0
+        r.check(len(lines) == 101 and all(l.endswith(" USER") for l in lines[:100])
+                and lines[100].endswith(" LOG-LIMIT"),
+                "the log file grew by MAX_LOG_RECORDS=100 lines and one LOG-LIMIT line",
+                f"{len(lines)} lines, last {lines[-2:]}")
+        r.check(grown <= 101 * 40, "and by at most 4,040 octets", f"{grown} octets")
+        print(f"# {FLOOD} USER commands + QUIT in {took:.2f} s: log file +{len(lines)} lines, "
+              f"+{grown} octets", flush=True)
+
+
+def test_mailbox_allowance(r):
+    """MAX_LOG_RECORDS=10: reading every message of the mailbox one by one is
+    logged in full; the limit applies to what comes after."""
+    with Server(MAX_LOG_RECORDS=10).start() as srv:
+        k = len(srv.messages("alice"))
+        before = len(srv.log_lines())
+        c = srv.raw()
+        c.cmd("USER alice")
+        r.check(c.cmd("PASS " + Server.USERS["alice"]).startswith(b"+OK"), "logged in")
+        for n in range(1, k + 1):
+            for cmd, multi in ((f"LIST {n}", False), (f"UIDL {n}", False), (f"TOP {n} 0", True),
+                               (f"RETR {n}", True)):
+                reply = c.cmd(cmd)
+                if multi and reply.startswith(b"+OK"):
+                    c.multiline()
+        noops = [c.cmd("NOOP") for _ in range(50)]
+        r.check(noops == [b"+OK Still here"] * 50, "the session goes on past the limit")
+        r.check(c.cmd("QUIT").startswith(b"+OK"), "QUIT")
+        c.close()
+        limit = 10 + 5 * k
+        lines = wait_settled(srv, before + limit + 1)[before:]
+        cmds = [l.split(" ", 2)[2] for l in lines]
+        want = ["USER", "PASS"] + ["LIST", "UIDL", "TOP", "RETR"] * k
+        want += ["NOOP"] * (limit - len(want)) + ["LOG-LIMIT"]
+        r.check(cmds == want, f"{limit} command lines ({k} messages: 10 + 5 x {k}), then LOG-LIMIT",
+                f"{len(cmds)} lines: {cmds[-4:]}")
+
+
+def read_metrics(srv):
+    try:
+        with open(os.path.join(srv.settings["STATE"], "metrics")) as f:
+            return {k: int(v) for k, v in (l.rstrip("\n").split("=", 1) for l in f)}
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def wait_metrics(srv, pred, timeout=20):
+    end = time.time() + timeout
+    m = read_metrics(srv)
+    while time.time() < end and not pred(m):
+        time.sleep(0.1)
+        m = read_metrics(srv)
+    return m
+
+
+def test_forged_records(r):
+    """Issue 8: records forged into the real queue (any process in group
+    pop3s can) do not make sessions current nor wrap counters."""
+    import logrec_wire as wire
+    with Server().start() as srv:
+        q = wire.MessageQueue(srv.queue)
+        pids = []
+        for d in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{d}/comm") as f:
+                    if d.isdigit() and int(d) > 1 and f.read() != "pop3s-session\n":
+                        pids.append(int(d))
+            except OSError:
+                pass
+        pids += [0, 1, 2 ** 31, 2 ** 32 - 1, 4194305]
+        sent = 0
+        for pid in pids:
+            for i in range(4):
+                q.send(wire.encode(wire.CONNECT, pid=pid, session=f"forged{pid}x{i}"))
+                sent += 1
+        q.send(wire.encode(wire.DISCONNECT, pid=pids[0], session="x", sent=2 ** 64 - 1))
+        q.send(wire.encode(wire.UPDATE, pid=pids[0], session="x", removed=2 ** 64 - 1))
+        q.close()
+        m = wait_metrics(srv, lambda m: m.get("records_malformed") == 2)
+        r.check(m.get("connections") == sent and m.get("sessions_current") == 0
+                and m.get("sessions_peak") == 0,
+                f"{sent} forged CONNECTs from {len(pids)} pids that are no session: none current",
+                repr(m))
+        r.check(m.get("bytes_sent") == 0 and m.get("messages_deleted") == 0
+                and m.get("records_malformed") == 2,
+                "forged 2^64-1 byte and deletion counts are not added", repr(m))
+        p = srv.poplib()
+        m = wait_metrics(srv, lambda m: m.get("sessions_current") == 1)
+        r.check(m.get("sessions_current") == 1, "a real session is current", repr(m))
+        p.quit()
+        m = wait_metrics(srv, lambda m: m.get("sessions_current") == 0)
+        r.check(m.get("sessions_current") == 0 and m.get("sessions_peak") == 1,
+                "and ends", repr(m))
+        print(f"# {sent} forged CONNECT records: sessions_current {m.get('sessions_current')}, "
+              f"peak {m.get('sessions_peak')}", flush=True)
+
+
+def test_logrotate_maxsize(r):
+    """packaging/logrotate.d/pop3s rotates by size too, as logrotate reads it."""
+    import shutil
+    import subprocess
+    import tempfile
+    from pop3test import TOP_SRCDIR
+    if not r.check(shutil.which("logrotate") is not None, "logrotate is installed",
+                   "packaging/build-deps.sh installs it"):
+        return
+    d = tempfile.mkdtemp(prefix="pop3s-logrotate.")
+    try:
+        log = os.path.join(d, "pop3s.log")
+        with open(os.path.join(TOP_SRCDIR, "packaging", "logrotate.d", "pop3s")) as f:
+            conf = f.read()
+        # the shipped file, on a test path, without su and the reload
+        conf = conf.replace("/var/log/pop3s/pop3s.log", log)
+        conf = "\n".join(l for l in conf.splitlines() if not l.strip().startswith("su "))
+        conf = conf.replace("systemctl reload pop3s-logger.service", "true")
+        with open(os.path.join(d, "conf"), "w") as f:
+            f.write(conf)
+        state = os.path.join(d, "state")
+        # logrotate remembers when it last rotated: a weekly rule is not due
+        # right after the first run, so only the size can rotate the file
+        with open(log, "wb") as f:
+            f.write(b"1731570447 194.10.15.3 USER\n")
+        p = subprocess.run(["logrotate", "-s", state, os.path.join(d, "conf")], capture_output=True)
+        r.check(p.returncode == 0, "logrotate accepts the shipped file", p.stderr.decode()[-300:])
+        with open(log, "ab") as f:
+            f.truncate(101 * 1024 * 1024)
+        p = subprocess.run(["logrotate", "-s", state, os.path.join(d, "conf")], capture_output=True)
+        r.check(os.path.exists(log + ".1") and not os.path.exists(log),
+                "a 101 MiB log is rotated before its week is over", repr(sorted(os.listdir(d))))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+for t in (test_bad_command_flood, test_valid_command_flood, test_mailbox_allowance,
+          test_forged_records, test_logrotate_maxsize):
+    R.run(t)
+R.finish()
