@@ -56,7 +56,7 @@ check_name(const char *name)
 	if (username_valid(name, strlen(name)))
 		return true;
 	error(0, 0, "invalid user name '%s': 1 to %d printable ASCII characters other than "
-	      "'/', '\\' and ':', not starting with '.'", printable(name, shown, sizeof(shown)),
+	      "'/', '\\' and ':', not starting with '.' or '#'", printable(name, shown, sizeof(shown)),
 	      USERNAME_MAX);
 	return false;
 }
