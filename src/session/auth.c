@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "auth.h"
+#include "hash_method.h"
 
 /* Longest users file line, including the terminating NUL: a yescrypt hash
  * is about 75 octets and a user name at most 64, so real lines are far
@@ -53,8 +55,9 @@ read_line(FILE *fp, char *buf, size_t cap, size_t *ret_len)
 
 /*
  * Only modular crypt format hashes ("$id$...") that libxcrypt recognises
- * are verified. Anything else -- plaintext, "*", "!" or "!$6$..." (locked),
- * empty -- never matches. Traditional DES hashes are refused as well: they
+ * and that are not of a weak legacy method (hash_method.c) are verified.
+ * Anything else -- plaintext, "*", "!" or "!$6$..." (locked), empty --
+ * never matches. Traditional DES hashes are refused as well: they
  * truncate passwords to 8 octets, and a 13-character plaintext entry would
  * otherwise be taken for one.
  */
@@ -63,7 +66,7 @@ is_crypt_hash(const char *h)
 {
 	int r;
 
-	if (h[0] != '$')
+	if (h[0] != '$' || hash_method_classify(h).kind != HASH_OK)
 		return false;
 	r = crypt_checksalt(h);
 	return r != CRYPT_SALT_INVALID && r != CRYPT_SALT_METHOD_DISABLED;
@@ -151,9 +154,9 @@ verify(const char *password, const char *hash, struct crypt_data *data)
 	return ct_streq(out, hash) ? 1 : 0;
 }
 
-/* Spends the time a real verification would: against decoy (another
- * user's hash, same method and cost), or the built-in hash if decoy is
- * empty or unusable. The result is ignored. */
+/* Spends the time a real verification would: against decoy (the usable
+ * hash of the highest estimated cost in the file, hash_method.c), or the
+ * built-in hash if decoy is empty or unusable. The result is ignored. */
 static void
 burn(const char *password, const char *decoy, struct crypt_data *data)
 {
@@ -180,6 +183,18 @@ set_err(char *err, size_t errlen, const char *file, const char *what, int errnum
 		snprintf(err, errlen, "%s: %s", file, what);
 }
 
+/* The message for a user whose line holds a weak legacy hash: the file,
+ * the line, the problem and the cure, on one line. */
+static void
+weak_err(char *err, size_t errlen, const char *file, unsigned long lineno,
+         const char *user, const char *method)
+{
+	if (errlen > 0)
+		snprintf(err, errlen, "%s:%lu: user '%s': %s is a weak legacy hash method, "
+		         "refused; set a new password with 'pop3sctl user passwd %s'",
+		         file, lineno, user, method, user);
+}
+
 enum auth_result
 auth_check(const char *users_file, const char *user, const char *password,
            char *err, size_t errlen)
@@ -189,7 +204,10 @@ auth_check(const char *users_file, const char *user, const char *password,
 	char decoy[AUTH_LINE_MAX] = "";
 	bool found = false, ok = false;
 	size_t want = user != NULL ? strlen(user) : 0;
+	unsigned long lineno = 0, user_lineno = 0;
+	uint64_t decoy_cost = 0;
 	struct crypt_data *data;
+	struct hash_method um = { HASH_NONE, "", 0 };
 	enum line_status st;
 	struct stat sb;
 	size_t len;
@@ -226,21 +244,31 @@ auth_check(const char *users_file, const char *user, const char *password,
 	}
 
 	/* The whole file is read whether or not the user is found early, so
-	 * the scan costs the same for every name. */
+	 * the scan costs the same for every name. The decoy is the usable
+	 * hash of the highest estimated cost: with mixed methods, an unknown
+	 * user must not answer faster (or slower) than the dearest known one. */
 	while ((st = read_line(fp, line, sizeof(line), &len)) != LINE_EOF) {
 		const char *u, *h;
 		size_t ulen;
 
+		lineno++;
 		if (st == LINE_SKIP || !parse_line(line, len, &u, &ulen, &h))
 			continue;
 		if (!found && user != NULL && want > 0 && ulen == want &&
 		    memcmp(u, user, want) == 0) {
 			found = true;
+			user_lineno = lineno;
 			/* fits: both come from a line of at most AUTH_LINE_MAX - 1 */
 			strcpy(user_hash, h);
 		}
-		if (decoy[0] == '\0' && is_crypt_hash(h))
-			strcpy(decoy, h);
+		if (is_crypt_hash(h)) {
+			uint64_t cost = hash_method_classify(h).cost_ns;
+
+			if (decoy[0] == '\0' || cost > decoy_cost) {
+				strcpy(decoy, h);
+				decoy_cost = cost;
+			}
+		}
 	}
 	explicit_bzero(line, sizeof(line));
 	if (ferror(fp)) {
@@ -260,17 +288,22 @@ auth_check(const char *users_file, const char *user, const char *password,
 		explicit_bzero(decoy, sizeof(decoy));
 		return AUTH_TEMPFAIL;
 	}
+	if (found)
+		um = hash_method_classify(user_hash);
 	if (found && is_crypt_hash(user_hash)) {
 		int r = verify(password, user_hash, data);
 
-		/* a hash that looked valid but that crypt_rn refused took no
-		 * time: spend the usual time before answering */
-		if (r < 0)
+		/* A hash that looked valid but that crypt_rn refused took no
+		 * time, and one of a cheaper method than the decoy took less
+		 * than an unknown user does: spend the decoy's time as well. */
+		if (r < 0 || um.cost_ns < decoy_cost)
 			burn(password, decoy, data);
 		ok = (r == 1);
 	} else {
-		/* Unknown user, or a locked/invalid entry: same cost. */
+		/* Unknown user, or a locked/invalid/weak entry: same cost. */
 		burn(password, decoy, data);
+		if (found && um.kind == HASH_WEAK)
+			weak_err(err, errlen, users_file, user_lineno, user, um.name);
 	}
 	explicit_bzero(data, sizeof(*data));
 	free(data);

@@ -201,7 +201,8 @@ login(struct pop3_session *s, const char *user, const char *password)
 	case AUTH_OK:
 		break;
 	case AUTH_FAIL:
-		return login_failed(s, "wrong user name or password");
+		/* err names a refused weak hash, for the administrator only */
+		return login_failed(s, err[0] != '\0' ? err : "wrong user name or password");
 	case AUTH_TEMPFAIL:
 	default:
 		log_event(s, LOGREC_LOGIN_FAIL, "ERR", err);
