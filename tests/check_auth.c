@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "auth.h"
 #include "hash_method.h"
+#include "penalty.h"
 #include "testhelp.h"
 
 static char *dir;
@@ -477,6 +479,81 @@ START_TEST(test_cost_estimates)
 }
 END_TEST
 
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static unsigned
+penalty_for(const char *file, const char *ip, unsigned base, unsigned max)
+{
+	auth_set_penalty(&(struct auth_penalty){ file, ip, base, max, 600 });
+	return auth_penalty_ms();
+}
+
+/* A source with recent failures in the shared table waits before its
+ * password is checked, even the right one; other sources, a /64
+ * neighbour's neighbour, expired entries, a missing or broken table: no
+ * wait. */
+START_TEST(test_penalty_before_check)
+{
+	static struct penalty_table t;
+	char pf[4096], text[1024];
+	uint64_t now = (uint64_t)time(NULL);
+	struct penalty_key k;
+	double t0, took;
+
+	snprintf(pf, sizeof(pf), "%s/auth-penalty", dir);
+	snprintf(text, sizeof(text), "alice:%s\n", hash("$6$", "pw"));
+	write_users(text);
+	penalty_table_init(&t);
+	penalty_key_from_ip("192.0.2.1", &k);
+	penalty_table_fail(&t, &k, now - 5, 600);
+	penalty_table_fail(&t, &k, now - 4, 600);
+	penalty_table_fail(&t, &k, now - 3, 600);
+	penalty_key_from_ip("2001:db8:1:2::5", &k);
+	penalty_table_fail(&t, &k, now, 600);
+	penalty_key_from_ip("192.0.2.7", &k);
+	penalty_table_fail(&t, &k, now - 601, 600);
+	ck_assert_int_eq(penalty_file_write(pf, &t), 0);
+
+	ck_assert_uint_eq(penalty_for(pf, "192.0.2.1", 100, 10000), 400);
+	ck_assert_uint_eq(penalty_for(pf, "::ffff:192.0.2.1", 100, 10000), 400);
+	ck_assert_uint_eq(penalty_for(pf, "192.0.2.1", 100, 250), 250);
+	ck_assert_uint_eq(penalty_for(pf, "192.0.2.1", 0, 10000), 0);
+	ck_assert_uint_eq(penalty_for(pf, "2001:db8:1:2:ffff::1", 100, 10000), 100);
+	ck_assert_uint_eq(penalty_for(pf, "2001:db8:1:3::5", 100, 10000), 0);
+	ck_assert_uint_eq(penalty_for(pf, "192.0.2.7", 100, 10000), 0);
+	ck_assert_uint_eq(penalty_for(pf, "192.0.2.2", 100, 10000), 0);
+	ck_assert_uint_eq(penalty_for(pf, "unknown", 100, 10000), 0);
+	ck_assert_uint_eq(penalty_for("", "192.0.2.1", 100, 10000), 0);
+
+	/* the wait comes whatever the outcome */
+	ck_assert_uint_eq(penalty_for(pf, "192.0.2.1", 100, 10000), 400);
+	t0 = now_s();
+	ck_assert_int_eq(check("alice", "pw"), AUTH_OK);
+	took = now_s() - t0;
+	ck_assert_msg(took >= 0.4, "right password after 3 failures: %.3f s", took);
+	t0 = now_s();
+	ck_assert_int_eq(check("alice", "wrong"), AUTH_FAIL);
+	took = now_s() - t0;
+	ck_assert_msg(took >= 0.4, "wrong password after 3 failures: %.3f s", took);
+
+	/* no table, or a broken one: no wait, logins work */
+	th_write_file(pf, "not a penalty file", 18);
+	ck_assert_uint_eq(penalty_for(pf, "192.0.2.1", 100, 10000), 0);
+	ck_assert_int_eq(check("alice", "pw"), AUTH_OK);
+	unlink(pf);
+	ck_assert_uint_eq(penalty_for(pf, "192.0.2.1", 100, 10000), 0);
+	ck_assert_int_eq(check("alice", "pw"), AUTH_OK);
+	auth_set_penalty(NULL);
+}
+END_TEST
+
 static Suite *
 auth_suite(void)
 {
@@ -500,6 +577,7 @@ auth_suite(void)
 	tcase_add_test(tc, test_weak_methods_refused);
 	tcase_add_test(tc, test_unknown_user_costs_the_dearest_hash);
 	tcase_add_test(tc, test_cost_estimates);
+	tcase_add_test(tc, test_penalty_before_check);
 	suite_add_tcase(s, tc);
 	return s;
 }

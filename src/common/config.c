@@ -54,6 +54,14 @@ static const struct key_def keys[CONF_KEY_COUNT] = {
 	/* The output is spooled to a temporary file: the limit bounds the
 	 * disk a misbehaving filter can fill, 256 MiB by default. */
 	UINT(CONF_FILTER_MAX_BYTES, "FILTER_MAX_BYTES", filter_max_bytes, 1, UINT_MAX, "268435456"),
+	/* Shared across connections (penalty.h): the first failure of a
+	 * source costs its next password check 1 s, each further one doubles
+	 * it, up to 30 s, forgotten after 15 minutes without a failure. */
+	UINT(CONF_AUTH_PENALTY_MS, "AUTH_PENALTY_MS", auth_penalty_ms, 0, 60000, "1000"),
+	UINT(CONF_AUTH_PENALTY_MAX_MS, "AUTH_PENALTY_MAX_MS", auth_penalty_max_ms, 0, 600000, "30000"),
+	UINT(CONF_AUTH_PENALTY_WINDOW, "AUTH_PENALTY_WINDOW", auth_penalty_window, 1, 86400, "900"),
+	TEXT(CONF_AUTH_PENALTY_FILE, "AUTH_PENALTY_FILE", KT_PATH, auth_penalty_file,
+	     "/run/pop3s-logger/auth-penalty"),
 };
 
 const char *

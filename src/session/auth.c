@@ -2,15 +2,18 @@
 #include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "auth.h"
 #include "hash_method.h"
+#include "penalty.h"
 
 /* Longest users file line, including the terminating NUL: a yescrypt hash
  * is about 75 octets and a user name at most 64, so real lines are far
@@ -172,6 +175,64 @@ burn(const char *password, const char *decoy, struct crypt_data *data)
 	}
 }
 
+static struct {
+	bool set;
+	char file[PATH_MAX];
+	char ip[64];
+	unsigned base_ms, max_ms, window;
+	bool reported;          /* a malformed file was reported */
+} penalty;
+
+void
+auth_set_penalty(const struct auth_penalty *p)
+{
+	memset(&penalty, 0, sizeof(penalty));
+	if (p == NULL || p->file == NULL || p->file[0] == '\0' || p->client_ip == NULL)
+		return;
+	penalty.set = true;
+	snprintf(penalty.file, sizeof(penalty.file), "%s", p->file);
+	snprintf(penalty.ip, sizeof(penalty.ip), "%s", p->client_ip);
+	penalty.base_ms = p->base_ms;
+	penalty.max_ms = p->max_ms;
+	penalty.window = p->window;
+}
+
+unsigned
+auth_penalty_ms(void)
+{
+	struct penalty_table *t;
+	struct penalty_key k;
+	uint32_t n = 0;
+	int r;
+
+	if (!penalty.set || penalty.base_ms == 0 || penalty.max_ms == 0 ||
+	    penalty_key_from_ip(penalty.ip, &k) < 0)
+		return 0;
+	/* 160 KiB: not for a session's stack */
+	t = malloc(sizeof(*t));
+	if (t == NULL)
+		return 0;
+	r = penalty_file_read(penalty.file, t);
+	if (r == 0)
+		n = penalty_recent(penalty_table_find(t, &k), (uint64_t)time(NULL), penalty.window);
+	else if (r != -ENOENT && !penalty.reported) {
+		fprintf(stderr, "pop3s-session: %s: cannot read the failed login table, "
+		        "no penalty applied: %s\n", penalty.file, strerror(-r));
+		penalty.reported = true;
+	}
+	free(t);
+	return penalty_delay_ms(n, penalty.base_ms, penalty.max_ms);
+}
+
+/* Sleeps ms; returns false if a signal (SIGTERM) cut it short. */
+static bool
+penalty_sleep(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	return ms == 0 || nanosleep(&ts, NULL) == 0;
+}
+
 static void
 set_err(char *err, size_t errlen, const char *file, const char *what, int errnum)
 {
@@ -218,6 +279,12 @@ auth_check(const char *users_file, const char *user, const char *password,
 		err[0] = '\0';
 	if (password == NULL)
 		password = "";
+	/* Before anything is read or checked: a penalised source waits
+	 * whether the password is right or wrong. */
+	if (!penalty_sleep(auth_penalty_ms())) {
+		set_err(err, errlen, users_file, "interrupted during the failed login penalty", 0);
+		return AUTH_TEMPFAIL;
+	}
 
 	/* O_NONBLOCK so that a FIFO put in place of the file cannot hang the
 	 * session in open(); it has no effect on reading a regular file. */

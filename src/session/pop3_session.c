@@ -173,6 +173,8 @@ pause_ms(unsigned ms)
 static bool
 login_failed(struct pop3_session *s, const char *why)
 {
+	/* at once, for the penalty other connections of this source pay */
+	log_event(s, LOGREC_AUTH_FAIL, "ERR", "");
 	pause_ms(s->p->auth_delay_ms);
 	s->auth_failures++;
 	log_event(s, LOGREC_LOGIN_FAIL, "ERR", why);
