@@ -62,6 +62,7 @@ LOGS=$demo/pop3s.log
 CERT=$demo/cert.pem
 KEY=$demo/key.pem
 QUEUE=/pop3s-demo-$$
+AUTH_PENALTY_FILE=$demo/auth-penalty
 CONF
 
 build/src/logger/pop3s-logger -c "$demo/pop3s.conf" &

@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "auth.h"
+#include "hash_method.h"
+#include "penalty.h"
 #include "testhelp.h"
 
 static char *dir;
@@ -71,6 +74,19 @@ check(const char *user, const char *pw)
 	if (r != AUTH_TEMPFAIL)
 		ck_assert_str_eq(err, "");
 	return r;
+}
+
+/* A check that must fail and report a weak hash on line lineno. */
+static void
+check_weak(const char *user, const char *pw, unsigned lineno, const char *method)
+{
+	char err[8192], want[8192];
+
+	ck_assert_int_eq(auth_check(users, user, pw, err, sizeof(err)), AUTH_FAIL);
+	snprintf(want, sizeof(want), "%s:%u: user '%s': %s is a weak legacy hash method, "
+	         "refused; set a new password with 'pop3sctl user passwd %s'",
+	         users, lineno, user, method, user);
+	ck_assert_str_eq(err, want);
 }
 
 static void
@@ -160,9 +176,9 @@ START_TEST(test_not_a_hash_never_matches)
 	ck_assert_int_eq(check("locked", locked), AUTH_FAIL);
 	ck_assert_int_eq(check("setting", ""), AUTH_FAIL);
 	ck_assert_int_eq(check("setting", "$6$"), AUTH_FAIL);
-	ck_assert_int_eq(check("des", "secret"), AUTH_FAIL);
-	ck_assert_int_eq(check("des", des), AUTH_FAIL);
-	ck_assert_int_eq(check("thirteen", "abcdefghijklm"), AUTH_FAIL);
+	check_weak("des", "secret", 7, "traditional DES-crypt (13 characters)");
+	check_weak("des", des, 7, "traditional DES-crypt (13 characters)");
+	check_weak("thirteen", "abcdefghijklm", 8, "traditional DES-crypt (13 characters)");
 	ck_assert_int_eq(check("dollar", "$"), AUTH_FAIL);
 	ck_assert_int_eq(check("garbage", "$y$j9T$x$y"), AUTH_FAIL);
 	ck_assert_int_eq(check("garbage", ""), AUTH_FAIL);
@@ -333,6 +349,211 @@ START_TEST(test_unknown_user_costs_a_hash)
 }
 END_TEST
 
+/* Every weak legacy method is refused, with the right password too, and
+ * the message names the file, the line, the method and the cure. The
+ * hashes are real ones libxcrypt still computes. */
+START_TEST(test_weak_methods_refused)
+{
+	static const struct {
+		const char *prefix, *method;
+	} weak[] = {
+		{ "$1$", "MD5-crypt ($1$)" },
+		{ "$3$", "NT hash ($3$)" },
+		{ "$md5", "Sun MD5-crypt ($md5)" },
+		{ "$sha1$", "SHA1-crypt ($sha1$)" },
+		{ "_", "BSDi extended DES-crypt (_)" },
+		{ "", "traditional DES-crypt (13 characters)" },
+	};
+	char text[4096] = "# legacy hashes\n", user[16];
+	size_t i, n = sizeof(weak) / sizeof(weak[0]);
+	struct crypt_data *cd = calloc(1, sizeof(*cd));
+
+	ck_assert_ptr_nonnull(cd);
+	for (i = 0; i < n; i++) {
+		char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+		const char *h;
+
+		ck_assert_ptr_nonnull(crypt_gensalt_rn(weak[i].prefix[0] ? weak[i].prefix : "ab",
+		                                       0, NULL, 0, salt, sizeof(salt)));
+		h = crypt_rn("secret", weak[i].prefix[0] ? salt : "ab", cd, sizeof(*cd));
+		ck_assert_msg(h != NULL && h[0] != '*', "%s: libxcrypt computes it", weak[i].method);
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), "u%zu:%s\n", i, h);
+	}
+	free(cd);
+	strcat(text, "good:");
+	strcat(text, hash("$6$", "secret"));
+	strcat(text, "\n");
+	write_users(text);
+	for (i = 0; i < n; i++) {
+		snprintf(user, sizeof(user), "u%zu", i);
+		check_weak(user, "secret", (unsigned)i + 2, weak[i].method);
+	}
+	/* a good line beside them still works, and says nothing */
+	ck_assert_int_eq(check("good", "secret"), AUTH_OK);
+	ck_assert_int_eq(check("good", "wrong"), AUTH_FAIL);
+}
+END_TEST
+
+/* Runs one failing check and returns the setting of the last crypt(3)
+ * computation; n is the number it must have done. */
+static const char *
+hashes(const char *user, const char *pw, unsigned long n)
+{
+	unsigned long before = auth_hash_count();
+
+	ck_assert_int_eq(auth_check(users, user, pw, NULL, 0), AUTH_FAIL);
+	ck_assert_msg(auth_hash_count() == before + n, "%s: %lu computations, not %lu", user,
+	              auth_hash_count() - before, n);
+	return auth_last_setting();
+}
+
+static const char *
+setting_of(const char *h, char *buf, size_t len)
+{
+	const char *dollar = strrchr(h, '$');
+
+	snprintf(buf, len, "%.*s", (int)(dollar - h + 1), h);
+	return buf;
+}
+
+/* With mixed methods, an unknown user costs one computation of the
+ * dearest one, wherever it is in the file (the first hash used to be
+ * taken: a cheap $6$ first made unknown users answer fast); a known user
+ * of a cheaper method pays for the dearest one after its own. Shown by
+ * counting computations and naming their setting, not by timing. */
+START_TEST(test_unknown_user_costs_the_dearest_hash)
+{
+	char text[4096], sha[256], bc[256], yes[256], set_bc[256], set_yes[256];
+
+	snprintf(sha, sizeof(sha), "%s", hash("$6$", "pw"));
+	snprintf(bc, sizeof(bc), "%s", hash_count("$2b$", 6, "pw"));
+	snprintf(yes, sizeof(yes), "%s", hash("$y$", "pw"));
+	setting_of(bc, set_bc, sizeof(set_bc));
+	setting_of(yes, set_yes, sizeof(set_yes));
+
+	snprintf(text, sizeof(text), "sha:%s\nbc:%s\nyes:%s\nold:$1$abc$def\n", sha, bc, yes);
+	write_users(text);
+	ck_assert_str_eq(hashes("nobody", "x", 1), set_yes);
+	ck_assert_str_eq(hashes("old", "x", 1), set_yes);
+	ck_assert_str_eq(hashes("yes", "x", 1), set_yes);
+	ck_assert_str_eq(hashes("sha", "x", 2), set_yes);
+	ck_assert_str_eq(hashes("bc", "x", 2), set_yes);
+	ck_assert_int_eq(check("sha", "pw"), AUTH_OK);
+
+	/* the dearest last, first, or alone among cheaper ones */
+	snprintf(text, sizeof(text), "yes:%s\nsha:%s\n", yes, sha);
+	write_users(text);
+	ck_assert_str_eq(hashes("nobody", "x", 1), set_yes);
+	snprintf(text, sizeof(text), "sha:%s\nbc:%s\n", sha, bc);
+	write_users(text);
+	ck_assert_str_eq(hashes("nobody", "x", 1), set_bc);
+	ck_assert_str_eq(hashes("sha", "x", 2), set_bc);
+	ck_assert_str_eq(hashes("bc", "x", 1), set_bc);
+}
+END_TEST
+
+/* The cost estimates order methods and cost parameters the way their
+ * real cost goes. */
+START_TEST(test_cost_estimates)
+{
+	uint64_t y = hash_method_classify("$y$j9T$salt$h").cost_ns;
+	uint64_t y2 = hash_method_classify("$y$jAT$salt$h").cost_ns;   /* N doubled */
+	uint64_t yr = hash_method_classify("$y$j9W$salt$h").cost_ns;   /* r 32 -> 35 */
+	uint64_t s6 = hash_method_classify("$6$salt$h").cost_ns;
+	uint64_t s6r = hash_method_classify("$6$rounds=50000$salt$h").cost_ns;
+	uint64_t b5 = hash_method_classify("$2b$05$salt").cost_ns;
+	uint64_t b6 = hash_method_classify("$2b$06$salt").cost_ns;
+
+	ck_assert_uint_eq(y2, 2 * y);
+	ck_assert_uint_eq(yr * 32, y * 35);
+	ck_assert_uint_eq(s6r, 10 * s6);
+	ck_assert_uint_eq(b6, 2 * b5);
+	ck_assert_uint_gt(y, b5);
+	ck_assert_uint_gt(b5, s6);
+	ck_assert_int_eq(hash_method_classify("*").kind, HASH_NONE);
+	ck_assert_int_eq(hash_method_classify("!$6$salt$h").kind, HASH_NONE);
+	ck_assert_int_eq(hash_method_classify("").kind, HASH_NONE);
+	ck_assert_int_eq(hash_method_classify("$5$salt$h").kind, HASH_OK);
+	ck_assert_int_eq(hash_method_classify("$y$").kind, HASH_OK);
+	ck_assert_uint_eq(hash_method_classify("$y$").cost_ns, 0);
+}
+END_TEST
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static unsigned
+penalty_for(const char *file, const char *ip, unsigned base, unsigned max)
+{
+	auth_set_penalty(&(struct auth_penalty){ file, ip, base, max, 600 });
+	return auth_penalty_ms();
+}
+
+/* A source with recent failures in the shared table waits before its
+ * password is checked, even the right one; other sources, a /64
+ * neighbour's neighbour, expired entries, a missing or broken table: no
+ * wait. */
+START_TEST(test_penalty_before_check)
+{
+	static struct penalty_table t;
+	char pf[4096], text[1024];
+	uint64_t now = (uint64_t)time(NULL);
+	struct penalty_key k;
+	double t0, took;
+
+	snprintf(pf, sizeof(pf), "%s/auth-penalty", dir);
+	snprintf(text, sizeof(text), "alice:%s\n", hash("$6$", "pw"));
+	write_users(text);
+	penalty_table_init(&t);
+	penalty_key_from_ip("192.0.2.1", &k);
+	penalty_table_fail(&t, &k, now - 5, 600);
+	penalty_table_fail(&t, &k, now - 4, 600);
+	penalty_table_fail(&t, &k, now - 3, 600);
+	penalty_key_from_ip("2001:db8:1:2::5", &k);
+	penalty_table_fail(&t, &k, now, 600);
+	penalty_key_from_ip("192.0.2.7", &k);
+	penalty_table_fail(&t, &k, now - 601, 600);
+	ck_assert_int_eq(penalty_file_write(pf, &t), 0);
+
+	ck_assert_uint_eq(penalty_for(pf, "192.0.2.1", 100, 10000), 400);
+	ck_assert_uint_eq(penalty_for(pf, "::ffff:192.0.2.1", 100, 10000), 400);
+	ck_assert_uint_eq(penalty_for(pf, "192.0.2.1", 100, 250), 250);
+	ck_assert_uint_eq(penalty_for(pf, "192.0.2.1", 0, 10000), 0);
+	ck_assert_uint_eq(penalty_for(pf, "2001:db8:1:2:ffff::1", 100, 10000), 100);
+	ck_assert_uint_eq(penalty_for(pf, "2001:db8:1:3::5", 100, 10000), 0);
+	ck_assert_uint_eq(penalty_for(pf, "192.0.2.7", 100, 10000), 0);
+	ck_assert_uint_eq(penalty_for(pf, "192.0.2.2", 100, 10000), 0);
+	ck_assert_uint_eq(penalty_for(pf, "unknown", 100, 10000), 0);
+	ck_assert_uint_eq(penalty_for("", "192.0.2.1", 100, 10000), 0);
+
+	/* the wait comes whatever the outcome */
+	ck_assert_uint_eq(penalty_for(pf, "192.0.2.1", 100, 10000), 400);
+	t0 = now_s();
+	ck_assert_int_eq(check("alice", "pw"), AUTH_OK);
+	took = now_s() - t0;
+	ck_assert_msg(took >= 0.4, "right password after 3 failures: %.3f s", took);
+	t0 = now_s();
+	ck_assert_int_eq(check("alice", "wrong"), AUTH_FAIL);
+	took = now_s() - t0;
+	ck_assert_msg(took >= 0.4, "wrong password after 3 failures: %.3f s", took);
+
+	/* no table, or a broken one: no wait, logins work */
+	th_write_file(pf, "not a penalty file", 18);
+	ck_assert_uint_eq(penalty_for(pf, "192.0.2.1", 100, 10000), 0);
+	ck_assert_int_eq(check("alice", "pw"), AUTH_OK);
+	unlink(pf);
+	ck_assert_uint_eq(penalty_for(pf, "192.0.2.1", 100, 10000), 0);
+	ck_assert_int_eq(check("alice", "pw"), AUTH_OK);
+	auth_set_penalty(NULL);
+}
+END_TEST
+
 static Suite *
 auth_suite(void)
 {
@@ -353,6 +574,10 @@ auth_suite(void)
 	tcase_add_test(tc, test_first_entry_wins);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_unknown_user_costs_a_hash);
+	tcase_add_test(tc, test_weak_methods_refused);
+	tcase_add_test(tc, test_unknown_user_costs_the_dearest_hash);
+	tcase_add_test(tc, test_cost_estimates);
+	tcase_add_test(tc, test_penalty_before_check);
 	suite_add_tcase(s, tc);
 	return s;
 }

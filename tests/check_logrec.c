@@ -206,7 +206,8 @@ START_TEST(test_type_names)
 		{ LOGREC_CONNECT, "CONNECT" }, { LOGREC_COMMAND, "COMMAND" },
 		{ LOGREC_LOGIN_OK, "LOGIN_OK" }, { LOGREC_LOGIN_FAIL, "LOGIN_FAIL" },
 		{ LOGREC_DISCONNECT, "DISCONNECT" }, { LOGREC_UPDATE, "UPDATE" },
-		{ 0, "UNKNOWN" }, { 7, "UNKNOWN" },
+		{ LOGREC_AUTH_FAIL, "AUTH_FAIL" },
+		{ 0, "UNKNOWN" }, { 8, "UNKNOWN" },
 		{ -1, "UNKNOWN" }, { 1000, "UNKNOWN" },
 	};
 	size_t i;
@@ -669,7 +670,7 @@ START_TEST(test_bad_version_and_type)
 		int version, type, ok;
 	} cases[] = {
 		{ 1, 1, 1 }, { 1, 5, 1 }, { 1, 6, 1 }, { 0, 2, 0 }, { 2, 2, 0 }, { 255, 2, 0 },
-		{ 1, 0, 0 }, { 1, 7, 0 }, { 1, 255, 0 },
+		{ 1, 7, 1 }, { 1, 0, 0 }, { 1, 8, 0 }, { 1, 255, 0 },
 	};
 	const char *f[6] = { "s", "1.2.3.4", "u", "USER", "OK", "d" };
 	size_t i;
@@ -687,7 +688,7 @@ END_TEST
 
 START_TEST(test_encode_bad_type)
 {
-	static const int types[] = { 0, 7, -1, 255 };
+	static const int types[] = { 0, 8, -1, 255 };
 	size_t i;
 
 	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {

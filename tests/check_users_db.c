@@ -380,6 +380,41 @@ START_TEST(test_concurrent_adds)
 }
 END_TEST
 
+static void
+collect_weak(unsigned long lineno, const char *user, const char *method, void *ctx)
+{
+	char *out = ctx;
+
+	sprintf(out + strlen(out), "%lu %s %s;", lineno, user, method);
+}
+
+/* The weak legacy entries, with their line numbers, as auth.c refuses
+ * them; comments, locked entries and good hashes are not listed. After
+ * USERS_DB_SET (pop3sctl user passwd) the line is no longer weak. */
+START_TEST(test_weak_entries)
+{
+	char out[1024] = "";
+
+	put("# $1$ in a comment\n"
+	    "alice:" H1 "\n"
+	    "bob:$1$saltsalt$qwertyuiopasdfghjklzx1\r\n"
+	    "  carol:abcdefghijklm \n"
+	    "dave:!$1$locked$x\n"
+	    "erin:_J9..salthashhashhas\n"
+	    "frank:" H2 "\n");
+	ck_assert_int_eq(users_db_weak(users, collect_weak, out), 0);
+	ck_assert_str_eq(out, "3 bob MD5-crypt ($1$);"
+	                      "4 carol traditional DES-crypt (13 characters);"
+	                      "6 erin BSDi extended DES-crypt (_);");
+	ck_assert_int_eq(users_db_change(users, USERS_DB_SET, "bob", H2), 0);
+	out[0] = '\0';
+	ck_assert_int_eq(users_db_weak(users, collect_weak, out), 0);
+	ck_assert_str_eq(out, "4 carol traditional DES-crypt (13 characters);"
+	                      "6 erin BSDi extended DES-crypt (_);");
+	ck_assert_int_eq(users_db_weak(th_path(dir, "none"), collect_weak, out), -ENOENT);
+}
+END_TEST
+
 static Suite *
 users_db_suite(void)
 {
@@ -400,6 +435,7 @@ users_db_suite(void)
 	tcase_add_test(tc, test_not_writable);
 	tcase_add_test(tc, test_auth_reads_it);
 	tcase_add_test(tc, test_concurrent_adds);
+	tcase_add_test(tc, test_weak_entries);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -59,6 +59,14 @@ static const struct key_def keys[CONF_KEY_COUNT] = {
 	 * MAX_LOG_RECORDS log records plus a few per message in its mailbox. */
 	UINT(CONF_MAX_BAD_COMMANDS, "MAX_BAD_COMMANDS", max_bad_commands, 1, 1000, "20"),
 	UINT(CONF_MAX_LOG_RECORDS, "MAX_LOG_RECORDS", max_log_records, 10, 10000000, "100"),
+	/* Shared across connections (penalty.h): the first failure of a
+	 * source costs its next password check 1 s, each further one doubles
+	 * it, up to 30 s, forgotten after 15 minutes without a failure. */
+	UINT(CONF_AUTH_PENALTY_MS, "AUTH_PENALTY_MS", auth_penalty_ms, 0, 60000, "1000"),
+	UINT(CONF_AUTH_PENALTY_MAX_MS, "AUTH_PENALTY_MAX_MS", auth_penalty_max_ms, 0, 600000, "30000"),
+	UINT(CONF_AUTH_PENALTY_WINDOW, "AUTH_PENALTY_WINDOW", auth_penalty_window, 1, 86400, "900"),
+	TEXT(CONF_AUTH_PENALTY_FILE, "AUTH_PENALTY_FILE", KT_PATH, auth_penalty_file,
+	     "/run/pop3s-logger/auth-penalty"),
 };
 
 const char *

@@ -38,6 +38,10 @@ enum config_key {
 	CONF_FILTER_MAX_BYTES,  /* most output the filter may write per message */
 	CONF_MAX_BAD_COMMANDS,  /* unknown/invalid commands before the connection is closed */
 	CONF_MAX_LOG_RECORDS,   /* log records per session, plus an allowance per message */
+	CONF_AUTH_PENALTY_MS,   /* wait before a password check per recent failure of the source */
+	CONF_AUTH_PENALTY_MAX_MS, /* longest such wait */
+	CONF_AUTH_PENALTY_WINDOW, /* seconds without a failure after which a source is forgiven */
+	CONF_AUTH_PENALTY_FILE, /* per-source failures, written by pop3s-logger, read by sessions */
 	CONF_KEY_COUNT
 };
 
@@ -53,6 +57,7 @@ struct pop3s_config {
 	char queue[256];
 	char state[PATH_MAX];
 	char filter[1024];
+	char auth_penalty_file[PATH_MAX];
 	unsigned timeout;
 	unsigned handshake_timeout;
 	unsigned queue_depth;
@@ -63,6 +68,9 @@ struct pop3s_config {
 	unsigned filter_max_bytes;
 	unsigned max_bad_commands;
 	unsigned max_log_records;
+	unsigned auth_penalty_ms;
+	unsigned auth_penalty_max_ms;
+	unsigned auth_penalty_window;
 };
 
 /* Fills *c with the built-in defaults. */

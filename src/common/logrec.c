@@ -181,6 +181,7 @@ logrec_type_name(enum logrec_type t)
 		[LOGREC_LOGIN_FAIL] = "LOGIN_FAIL",
 		[LOGREC_DISCONNECT] = "DISCONNECT",
 		[LOGREC_UPDATE] = "UPDATE",
+		[LOGREC_AUTH_FAIL] = "AUTH_FAIL",
 	};
 
 	if ((int)t < 1 || t > LOGREC_TYPE_MAX)

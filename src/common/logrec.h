@@ -43,7 +43,12 @@ enum logrec_type {
 	LOGREC_DISCONNECT = 5,  /* session ended, detail = reason, bytes = sent */
 	LOGREC_UPDATE = 6,      /* QUIT's UPDATE state ended: removed = messages
 	                         * removed, status OK/ERR, detail = why not all */
-	LOGREC_TYPE_MAX = 6
+	LOGREC_AUTH_FAIL = 7,   /* credentials refused, sent at once (the
+	                         * LOGIN_FAIL record follows after AUTH_DELAY_MS):
+	                         * counts against the client's source for the
+	                         * shared penalty (penalty.h); pop3s-logger makes
+	                         * no log line or journal entry of it */
+	LOGREC_TYPE_MAX = 7
 };
 
 struct logrec {

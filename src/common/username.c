@@ -7,7 +7,9 @@ username_valid(const char *name, size_t len)
 {
 	size_t i;
 
-	if (name == NULL || len == 0 || len > USERNAME_MAX || name[0] == '.')
+	/* A leading '.' would name a hidden (or the parent) directory; a
+	 * leading '#' would make the users file line a comment. */
+	if (name == NULL || len == 0 || len > USERNAME_MAX || name[0] == '.' || name[0] == '#')
 		return false;
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)name[i];

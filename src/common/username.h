@@ -9,7 +9,8 @@
 #define USERNAME_MAX 64
 
 /* True if name is 1..64 octets of printable ASCII (0x21-0x7E) without
- * '/', '\\' or ':', and does not start with '.'. */
+ * '/', '\\' or ':', and does not start with '.' or '#' (a users file
+ * line starting with '#' is a comment). */
 bool username_valid(const char *name, size_t len);
 
 #endif

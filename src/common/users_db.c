@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "fdio.h"
+#include "hash_method.h"
 #include "username.h"
 #include "users_db.h"
 
@@ -404,6 +405,58 @@ users_db_list(const char *path, void (*fn)(const char *user, void *ctx), void *c
 	r = read_file(path, &b);
 	if (r == 0)
 		r = each_line(&b, list_line, &l);
+	buf_free(&b);
+	return r;
+}
+
+struct weak_finder {
+	void (*fn)(unsigned long lineno, const char *user, const char *method, void *ctx);
+	void *ctx;
+	unsigned long lineno;
+};
+
+/* The hash of an entry is what follows the first ':', without the
+ * trailing blanks and CR that auth.c ignores too. */
+static int
+weak_line(const char *line, size_t len, void *ctx)
+{
+	struct weak_finder *w = ctx;
+	char user[USERS_DB_LINE_MAX + 1], hash[USERS_DB_LINE_MAX + 1];
+	const char *u;
+	size_t n, hlen;
+	struct hash_method m;
+
+	w->lineno++;
+	if (!line_user(line, len, &u, &n))
+		return 0;
+	hlen = len - (size_t)(u + n + 1 - line);
+	memcpy(hash, u + n + 1, hlen);
+	while (hlen > 0 && (hash[hlen - 1] == ' ' || hash[hlen - 1] == '\t' ||
+	                    hash[hlen - 1] == '\r'))
+		hlen--;
+	hash[hlen] = '\0';
+	m = hash_method_classify(hash);
+	explicit_bzero(hash, sizeof(hash));
+	if (m.kind == HASH_WEAK) {
+		memcpy(user, u, n);
+		user[n] = '\0';
+		w->fn(w->lineno, user, m.name, w->ctx);
+	}
+	return 0;
+}
+
+int
+users_db_weak(const char *path,
+              void (*fn)(unsigned long lineno, const char *user, const char *method, void *ctx),
+              void *ctx)
+{
+	struct weak_finder w = { fn, ctx, 0 };
+	struct buf b = { 0 };
+	int r;
+
+	r = read_file(path, &b);
+	if (r == 0)
+		r = each_line(&b, weak_line, &w);
 	buf_free(&b);
 	return r;
 }

@@ -22,6 +22,13 @@ int users_db_change(const char *path, enum users_db_op op, const char *user, con
 /* Calls fn for every user in the file, in file order. Returns 0 or -errno. */
 int users_db_list(const char *path, void (*fn)(const char *user, void *ctx), void *ctx);
 
+/* Calls fn for every entry whose hash is of a weak legacy method
+ * (hash_method.h: such entries never log in), with its line number (from
+ * 1) and the method's name, in file order. Returns 0 or -errno. */
+int users_db_weak(const char *path,
+                  void (*fn)(unsigned long lineno, const char *user, const char *method, void *ctx),
+                  void *ctx);
+
 /* True if the user is in the file. */
 bool users_db_exists(const char *path, const char *user);
 

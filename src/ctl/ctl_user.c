@@ -56,7 +56,7 @@ check_name(const char *name)
 	if (username_valid(name, strlen(name)))
 		return true;
 	error(0, 0, "invalid user name '%s': 1 to %d printable ASCII characters other than "
-	      "'/', '\\' and ':', not starting with '.'", printable(name, shown, sizeof(shown)),
+	      "'/', '\\' and ':', not starting with '.' or '#'", printable(name, shown, sizeof(shown)),
 	      USERNAME_MAX);
 	return false;
 }
@@ -637,11 +637,26 @@ print_user(const char *user, void *ctx)
 	printf("%s\n", user);
 }
 
+/* One warning line per entry that can never log in because of its hash. */
+static void
+warn_weak(unsigned long lineno, const char *user, const char *method, void *ctx)
+{
+	char shown[USERNAME_MAX * 2];
+	const char *path = ctx;
+
+	printable(user, shown, sizeof(shown));
+	error(0, 0, "%s:%lu: user '%s': %s is a weak legacy hash method, refused at login; "
+	      "set a new password with 'pop3sctl user passwd %s'", path, lineno, shown, method,
+	      shown);
+}
+
 static int
 user_list(const struct pop3s_config *cfg)
 {
 	int r = users_db_list(cfg->users, print_user, NULL);
 
+	if (r == 0)
+		r = users_db_weak(cfg->users, warn_weak, (void *)cfg->users);
 	if (r < 0) {
 		error(0, -r, "%s", cfg->users);
 		return CTL_ERR;

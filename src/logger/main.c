@@ -24,6 +24,7 @@
 #include "logd_file.h"
 #include "logd_journal.h"
 #include "logd_metrics.h"
+#include "logd_penalty.h"
 #include "logq.h"
 #include "logrec.h"
 #include "parse_num.h"
@@ -53,8 +54,9 @@ struct logger {
 	size_t bufsize;
 	unsigned long records;
 	bool file_failing;
-	struct problem malformed, file_err, journal_err, metrics_err;
+	struct problem malformed, file_err, journal_err, metrics_err, penalty_err;
 	struct logd_metrics metrics;
+	struct logd_penalty penalty;
 };
 
 static void
@@ -315,6 +317,12 @@ handle_message(struct logger *lg, size_t len)
 		return;
 	}
 	lg->records++;
+	/* Only for the penalty table: the LOGIN_FAIL record sent just
+	 * before it is the log entry of that failed login. */
+	if (rec.type == LOGREC_AUTH_FAIL) {
+		logd_penalty_record(&lg->penalty, &rec, (uint64_t)time(NULL));
+		return;
+	}
 	logd_metrics_record(&lg->metrics, &rec);
 	if (rec.type == LOGREC_COMMAND)
 		write_file(lg, &rec);
@@ -375,11 +383,26 @@ metrics_tick(struct logger *lg)
 		problem_add(&lg->metrics_err, r);
 }
 
-/* Wakes up for the reports, the metrics' pid check and their save. */
+static void
+penalty_tick(struct logger *lg, bool force)
+{
+	int r = logd_penalty_tick(&lg->penalty, monotime_ms(), (uint64_t)time(NULL), force);
+
+	if (r < 0)
+		problem_add(&lg->penalty_err, r);
+}
+
+/* Wakes up for the reports, the metrics' pid check and their save, and
+ * the publication of the penalty table. */
 static int
 poll_timeout(const struct logger *lg)
 {
-	uint64_t ms = logd_metrics_next_ms(&lg->metrics, monotime_ms());
+	uint64_t now = monotime_ms();
+	uint64_t ms = logd_metrics_next_ms(&lg->metrics, now);
+	uint64_t pms = logd_penalty_next_ms(&lg->penalty, now);
+
+	if (pms < ms)
+		ms = pms;
 
 	return (int)(ms < REPORT_INTERVAL_US / 1000 ? ms : REPORT_INTERVAL_US / 1000);
 }
@@ -406,10 +429,12 @@ run(struct logger *lg)
 		if (p[1].revents && drain(lg, BATCH) < 0)
 			return -EIO;
 		metrics_tick(lg);
+		penalty_tick(lg, false);
 		problem_report(&lg->malformed, false);
 		problem_report(&lg->file_err, false);
 		problem_report(&lg->journal_err, false);
 		problem_report(&lg->metrics_err, false);
+		problem_report(&lg->penalty_err, false);
 	}
 }
 
@@ -430,10 +455,12 @@ shut_down(struct logger *lg)
 	r = logd_metrics_save(&lg->metrics, monotime_ms());
 	if (r < 0)
 		problem_add(&lg->metrics_err, r);
+	penalty_tick(lg, true);
 	problem_report(&lg->malformed, true);
 	problem_report(&lg->file_err, true);
 	problem_report(&lg->journal_err, true);
 	problem_report(&lg->metrics_err, true);
+	problem_report(&lg->penalty_err, true);
 }
 
 /* Metrics never keep the logger from logging: a state directory that
@@ -453,6 +480,23 @@ load_metrics(struct logger *lg)
 		        r == -EBADMSG ? " (the file will be replaced)" : "");
 }
 
+/* Like the metrics, the penalty table never keeps the logger from
+ * logging: a file that cannot be read means starting with an empty table. */
+static void
+load_penalty(struct logger *lg)
+{
+	char where[PATH_MAX + 64];
+	int r;
+
+	r = logd_penalty_init(&lg->penalty, lg->cfg.auth_penalty_file, lg->cfg.auth_penalty_window);
+	if (r < 0 && r != -ENOENT)
+		fprintf(stderr, PROG ": %sAUTH_PENALTY_FILE=%s: cannot load: %s; starting with "
+		        "no failed logins%s\n",
+		        config_where(&lg->cfg, CONF_AUTH_PENALTY_FILE, where, sizeof(where)),
+		        lg->cfg.auth_penalty_file, strerror(-r),
+		        r == -EBADMSG ? " (the file will be replaced)" : "");
+}
+
 static int
 setup(struct logger *lg)
 {
@@ -460,6 +504,7 @@ setup(struct logger *lg)
 	    open_file(lg) < 0)
 		return -1;
 	load_metrics(lg);
+	load_penalty(lg);
 	return 0;
 }
 
@@ -472,6 +517,7 @@ main(int argc, char **argv)
 	};
 	static char file_what[PATH_MAX + 64];
 	static char metrics_what[PATH_MAX + 64];
+	static char penalty_what[PATH_MAX + 64];
 	const char *path = CONFIG_DEFAULT_PATH;
 	char err[CONFIG_ERR_MAX];
 	bool check = false;
@@ -506,6 +552,9 @@ main(int argc, char **argv)
 	snprintf(metrics_what, sizeof(metrics_what), "cannot save the metrics in %s",
 	         lg.cfg.state);
 	lg.metrics_err.what = metrics_what;
+	snprintf(penalty_what, sizeof(penalty_what), "cannot write %s, failed logins not shared",
+	         lg.cfg.auth_penalty_file);
+	lg.penalty_err.what = penalty_what;
 	if (setup(&lg) < 0)
 		return POP3S_EXIT_ERROR;
 	sd_notify(0, "READY=1");

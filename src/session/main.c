@@ -19,6 +19,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
+#include "auth.h"
 #include "config.h"
 #include "exitcode.h"
 #include "logclient.h"
@@ -150,6 +151,9 @@ serve(const struct pop3s_config *cfg, int fd)
 	int r, status = POP3S_EXIT_OK;
 
 	client_ip(fd, ip, sizeof(ip));
+	auth_set_penalty(&(struct auth_penalty){ cfg->auth_penalty_file, ip, cfg->auth_penalty_ms,
+	                                         cfg->auth_penalty_max_ms,
+	                                         cfg->auth_penalty_window });
 	/* Credentials are loaded per connection so that a renewed
 	 * certificate applies to the next connection without a restart. */
 	if (tls_server_new(cfg, &tls, err, sizeof(err)) < 0) {

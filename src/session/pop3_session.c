@@ -196,6 +196,8 @@ pause_ms(unsigned ms)
 static bool
 login_failed(struct pop3_session *s, const char *why)
 {
+	/* at once, for the penalty other connections of this source pay */
+	log_event(s, LOGREC_AUTH_FAIL, "ERR", "");
 	pause_ms(s->p->auth_delay_ms);
 	s->auth_failures++;
 	log_event(s, LOGREC_LOGIN_FAIL, "ERR", why);
@@ -223,7 +225,8 @@ login(struct pop3_session *s, const char *user, const char *password)
 	case AUTH_OK:
 		break;
 	case AUTH_FAIL:
-		return login_failed(s, "wrong user name or password");
+		/* err names a refused weak hash, for the administrator only */
+		return login_failed(s, err[0] != '\0' ? err : "wrong user name or password");
 	case AUTH_TEMPFAIL:
 	default:
 		log_event(s, LOGREC_LOGIN_FAIL, "ERR", err);

@@ -147,6 +147,7 @@ class Server:
             "HOME": self.home, "USERS": os.path.join(self.dir, "users"), "LOGS": self.logs,
             "CERT": self.cert, "KEY": self.key, "QUEUE": self.queue, "TIMEOUT": "600",
             "HANDSHAKE_TIMEOUT": "10", "AUTH_DELAY_MS": "1000", "STATE": os.path.join(self.dir, "state"),
+            "AUTH_PENALTY_FILE": os.path.join(self.dir, "auth-penalty"),
         }
         settings.update({k: str(v) for k, v in conf.items()})
         os.makedirs(os.path.join(self.dir, "state"), exist_ok=True)

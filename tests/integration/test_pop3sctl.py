@@ -72,7 +72,7 @@ def test_add(r, srv):
 def test_refusals(r, srv):
     users = srv.settings["USERS"]
     before = read_bytes(users)
-    for name in ("../x", ".x", "a/b", "a:b", "a b", ""):
+    for name in ("../x", ".x", "a/b", "a:b", "a b", "", "#x"):
         p = ctl(srv, "user", "add", "--stdin", name, stdin="pw\n")
         r.check(p.returncode == 1 and "invalid user name" in p.err, f"user add {name!r} is refused",
                 f"rc={p.returncode} {p.err}")
@@ -178,6 +178,27 @@ def test_list(r, srv):
     names = p.out.split()
     r.check(p.returncode == 0 and "alice" in names and "bob" in names and "frank" in names
             and "carol" not in names, "user list shows the users", p.out)
+    r.check(p.err == "", "user list warns about nothing in a file without weak hashes", p.err)
+
+
+def test_weak_hash(r, srv):
+    """A weak legacy hash never logs in; user list names its line, user
+    passwd replaces it."""
+    users = srv.settings["USERS"]
+    legacy = pop3test._libcrypt.crypt(b"legacy pw", pop3test._libcrypt.crypt_gensalt(b"$1$", 0, None, 0))
+    with open(users, "a") as f:
+        f.write("olduser:" + legacy.decode() + "\n")
+    lineno = len(open(users).read().splitlines())
+    p = ctl(srv, "user", "list")
+    want = (f"{users}:{lineno}: user 'olduser': MD5-crypt ($1$) is a weak legacy hash method, "
+            "refused at login; set a new password with 'pop3sctl user passwd olduser'")
+    r.check(p.returncode == 0 and "olduser" in p.out.split() and want in p.err,
+            "user list names the file, line and method of a weak hash", p.err)
+    p = ctl(srv, "user", "passwd", "--stdin", "olduser", stdin="new pw\n")
+    r.check(p.returncode == 0, "user passwd replaces the weak hash", p.err)
+    p = ctl(srv, "user", "list")
+    r.check(p.returncode == 0 and p.err == "" and "\nolduser:$y$" in open(users).read(),
+            "after user passwd the line holds a yescrypt hash and list warns no more", p.err)
 
 
 def test_config(r, srv):
@@ -362,8 +383,8 @@ def main():
     r = pop3test.Results("pop3sctl")
     with pop3test.Server(AUTH_DELAY_MS="100") as srv:
         srv.start()
-        for fn in (test_add, test_refusals, test_tty, test_passwd, test_del, test_list, test_config,
-                   test_stats, test_log_args):
+        for fn in (test_add, test_refusals, test_tty, test_passwd, test_del, test_list, test_weak_hash,
+                   test_config, test_stats, test_log_args):
             r.run(lambda res, fn=fn: fn(res, srv))
     r.run(test_journal)
     r.finish()
