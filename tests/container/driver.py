@@ -594,6 +594,83 @@ def t_queue_room():
     say(f"# queue room: {time.monotonic() - t:.1f} s")
 
 
+def t_postfix():
+    """Mail arrives by a real MTA: Debian's Postfix takes a message by SMTP and
+    its virtual(8) agent delivers it into HOME/USER/ as a Maildir, as user
+    pop3s, configured as the README says; POP3S serves it byte for byte and
+    DELE + QUIT removes it."""
+    t = time.monotonic()
+    if not shutil.which("postfix"):
+        check(False, "postfix is installed (packaging/build-deps.sh)")
+        return
+    pw = pwd.getpwnam("pop3s")
+    user, password = "grace", "grace-container-password"
+    with open(USERS_FILE, "a") as f:
+        f.write(f"{user}:{crypt_hash(password)}\n")
+    with open("/etc/postfix/pop3s-mailboxes", "w") as f:
+        f.write(f"{user}@example.test {user}/\n")
+    # The README's settings ("Delivering mail"), plus loopback only.
+    settings = {
+        "myhostname": "mail.example.test", "mydestination": "localhost",
+        "inet_interfaces": "loopback-only", "inet_protocols": "ipv4",
+        "virtual_mailbox_domains": "example.test", "virtual_mailbox_base": HOME,
+        "virtual_mailbox_maps": "texthash:/etc/postfix/pop3s-mailboxes",
+        "virtual_uid_maps": f"static:{pw.pw_uid}", "virtual_gid_maps": f"static:{pw.pw_gid}",
+        "virtual_minimum_uid": str(pw.pw_uid),
+    }
+    rc, out = sh(["postconf", "-e", *[f"{k}={v}" for k, v in settings.items()]])
+    check(rc == 0, "postconf: virtual mailboxes in the pop3s mailbox root, as user pop3s", out)
+    # This container's /var starts empty; a real installation has these.
+    rc, out = sh("install -d -m 0755 /var/spool/postfix && "
+                 "install -d -o postfix -g postfix -m 0755 /var/lib/postfix && postfix check")
+    check(rc == 0, "postfix check", out)
+    rc, out = systemctl("start", "postfix@-.service")
+    check(rc == 0, "postfix starts (Debian's postfix@-.service)", out)
+    body = (b"From: Sender <sender@example.org>\r\nTo: grace@example.test\r\n"
+            b"Subject: delivered by Postfix\r\nMessage-ID: <pop3s-postfix-1@example.org>\r\n\r\n"
+            b"Hello grace.\r\n.a line that starts with a dot\r\n\r\nBye.\r\n")
+    try:
+        import smtplib
+        with smtplib.SMTP("127.0.0.1", 25, timeout=30) as smtp:
+            refused = smtp.sendmail("sender@example.org", ["grace@example.test"], body)
+        check(not refused, "Postfix accepts the message by SMTP", str(refused))
+        new = os.path.join(HOME, user, "new")
+        files = wait_until(lambda: os.listdir(new) if os.path.isdir(new) and os.listdir(new) else None, 30)
+        check(files and len(files) == 1, "Postfix delivers it into HOME/grace/new/",
+              sh("journalctl --no-pager -o cat -t postfix/virtual -t postfix/qmgr -t postfix/smtpd "
+                 "| tail -n 20")[1])
+        if not files:
+            return
+        path = os.path.join(new, files[0])
+        st, dst = os.stat(path), os.stat(os.path.join(HOME, user))
+        check(st.st_uid == pw.pw_uid and st.st_gid == pw.pw_gid and (st.st_mode & 0o777) == 0o600,
+              "the delivered file is pop3s:pop3s, mode 0600", f"{st.st_uid}:{st.st_gid} {st.st_mode:o}")
+        check(dst.st_uid == pw.pw_uid and (dst.st_mode & 0o077) == 0,
+              "the Maildir Postfix made is pop3s's and closed to others", f"{dst.st_uid} {dst.st_mode:o}")
+        with open(path, "rb") as f:
+            stored_bytes = f.read()
+        c = POP3S("127.0.3.1")
+        c.user(user)
+        c.pass_(password)
+        n, size = c.stat()
+        _, listing, _ = c.list()
+        _, lines, octets = c.retr(1)
+        got = b"\r\n".join(lines) + b"\r\n"
+        want = stored_bytes.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        check(n == 1 and size == len(want) and listing == [b"1 %d" % len(want)],
+              "STAT and LIST give the delivered message's exact size", f"{n} {size} {listing} {len(want)}")
+        check(got == want and b"Delivered-To: grace@example.test" in got
+              and b"\r\n.a line that starts with a dot\r\n" in got,
+              "RETR gives the message as Postfix stored it (dot line intact)", repr(got[-200:]))
+        c.dele(1)
+        c.quit()
+        check(os.listdir(new) == [] and os.listdir(os.path.join(HOME, user, "cur")) == [],
+              "DELE + QUIT removes the delivered message")
+    finally:
+        systemctl("stop", "postfix@-.service")
+    say(f"# postfix: {time.monotonic() - t:.1f} s")
+
+
 def t_in_use_and_delete():
     t = time.monotonic()
     a = POP3S()
@@ -1073,7 +1150,7 @@ def main():
     t = time.monotonic()
     say(f"# pop3s container test: {sh(['systemctl', '--version'])[1].splitlines()[0]}, "
         f"cgroup {'v2' if os.path.exists('/sys/fs/cgroup/cgroup.controllers') else 'v1'}")
-    steps = [setup, t_verify, t_start, t_sessions, t_logging, t_pop3sctl, t_logger_restart, t_queue_room,
+    steps = [setup, t_verify, t_start, t_sessions, t_logging, t_pop3sctl, t_logger_restart, t_queue_room, t_postfix,
              t_in_use_and_delete,
              t_idle_timeout, t_stop_mid_retr, t_max_connections, t_cost, t_flood, t_trigger_limit_counterfactual,
              t_security, t_bench]
