@@ -37,6 +37,10 @@ static const struct {
 	{ "FILTER_TIMEOUT_MS=0\n", "1: FILTER_TIMEOUT_MS: 0 is out of range 1..600000" },
 	{ "FILTER_MAX_BYTES=0\n", "1: FILTER_MAX_BYTES: 0 is out of range 1..4294967295" },
 	{ "FILTER_MAX_BYTES=4294967296\n", "1: FILTER_MAX_BYTES: 4294967296 is out of range 1..4294967295" },
+	{ "MIN_SEND_RATE=1\nTIMEOUT=86400\n", NULL },
+	{ "MIN_SEND_RATE=0\n", "1: MIN_SEND_RATE: 0 is out of range 1..1073741824" },
+	{ "MIN_SEND_RATE=1073741825\n", "1: MIN_SEND_RATE: 1073741825 is out of range 1..1073741824" },
+	{ "MIN_SEND_RATE=1k\n", "1: MIN_SEND_RATE: '1k' is not a number" },
 };
 
 

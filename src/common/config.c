@@ -54,6 +54,10 @@ static const struct key_def keys[CONF_KEY_COUNT] = {
 	/* The output is spooled to a temporary file: the limit bounds the
 	 * disk a misbehaving filter can fill, 256 MiB by default. */
 	UINT(CONF_FILTER_MAX_BYTES, "FILTER_MAX_BYTES", filter_max_bytes, 1, UINT_MAX, "268435456"),
+	/* A reader slower than this on average over a TIMEOUT window is
+	 * cut; 1 KiB/s is below any working link, and makes holding a
+	 * connection slot cost the client a steady download. */
+	UINT(CONF_MIN_SEND_RATE, "MIN_SEND_RATE", min_send_rate, 1, 1073741824, "1024"),
 };
 
 const char *

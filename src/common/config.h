@@ -36,6 +36,7 @@ enum config_key {
 	CONF_FILTER,            /* message filter command for RETR/TOP; empty = none */
 	CONF_FILTER_TIMEOUT_MS, /* how long the filter may take per message */
 	CONF_FILTER_MAX_BYTES,  /* most output the filter may write per message */
+	CONF_MIN_SEND_RATE,     /* octets/s a client must read replies at, per TIMEOUT window */
 	CONF_KEY_COUNT
 };
 
@@ -59,6 +60,7 @@ struct pop3s_config {
 	unsigned max_auth_failures;
 	unsigned filter_timeout_ms;
 	unsigned filter_max_bytes;
+	unsigned min_send_rate;
 };
 
 /* Fills *c with the built-in defaults. */
