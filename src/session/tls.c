@@ -669,6 +669,11 @@ tls_write_all(void *tls_server, const void *buf, size_t len)
 	if (t->session == NULL)
 		return -EINVAL;
 	t->timed_out = false;
+	/* A window that ran out while the server was not sending (a filter
+	 * or a password hash running long) was the server's time, not a
+	 * slow client's: a client that did stall would have been cut. */
+	if (t->window_ms != 0 && monotime_ms() >= t->window_start + t->window_ms)
+		tls_send_restart(t);
 	while (len > 0) {
 		ssize_t r;
 

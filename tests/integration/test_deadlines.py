@@ -11,7 +11,8 @@ Against real pop3s-session processes under systemd-socket-activate
   buffers are full; one that reads it steadily below MIN_SEND_RATE=1 MiB/s
   (fast enough that each send() makes progress) within two windows;
 - a slow but legitimate client (handshake in pieces, commands typed over
-  several seconds) is served.
+  several seconds) is served, and so is a reader after a FILTER that took
+  longer than TIMEOUT.
 Each session's DISCONNECT record, read straight from the log queue, says
 why it ended.
 """
@@ -391,6 +392,28 @@ def test_slow_typist(srv):
     c.close()
 
 
+def test_slow_filter(srv):
+    """A FILTER that takes longer than TIMEOUT before its output starts:
+    that is the server's time, not the reader's; a normal reader then gets
+    the whole filtered message."""
+    c, _ = retr_big(srv)
+    head = c.line()
+    size = int(head.split()[1]) if head.startswith(b"+OK") else -1
+    got = len(c.buf)
+    c.buf = b""
+    tail = b""
+    while not tail.endswith(b"\r\n.\r\n"):
+        chunk = c.sock.recv(1 << 20)
+        if not chunk:
+            break
+        got += len(chunk)
+        tail = (tail + chunk)[-5:]
+    R.check(got == size + 3 and size > BIG - 100,
+            f"after a filter that ran {TO + 1} s (> TIMEOUT), a normal reader gets the whole message",
+            f"{head!r}, {got} octets")
+    c.close()
+
+
 with Server(HANDSHAKE_TIMEOUT=HS, TIMEOUT=TO, MIN_SEND_RATE=RATE, AUTH_DELAY_MS=0) as srv:
     make_big_message(srv)
     q = QueueReader(srv.queue)
@@ -408,4 +431,18 @@ with Server(HANDSHAKE_TIMEOUT=HS, TIMEOUT=TO, MIN_SEND_RATE=RATE, AUTH_DELAY_MS=
         srv.wait_sessions_gone(TO + 5)
         q.disconnects(0, want=i)
         R.run(lambda r: test())
+
+# The same with a filter slower than TIMEOUT (only possible when
+# FILTER_TIMEOUT_MS is above TIMEOUT): the send window must not have run
+# out before the first octet could be sent.
+with Server(TIMEOUT=TO, MIN_SEND_RATE=RATE, AUTH_DELAY_MS=0, FILTER_TIMEOUT_MS=30000) as srv:
+    slow = os.path.join(srv.dir, "slow-filter")
+    with open(slow, "w") as f:
+        f.write(f"#!/bin/sh\nsleep {TO + 1}\nexec cat\n")
+    os.chmod(slow, 0o755)
+    with open(srv.conf, "a") as f:
+        f.write(f"FILTER={slow}\n")
+    make_big_message(srv)
+    srv.start()
+    R.run(lambda r: test_slow_filter(srv))
 R.finish()
