@@ -41,6 +41,10 @@ static const struct {
 	{ "MAX_BAD_COMMANDS=1\n", NULL },
 	{ "MAX_LOG_RECORDS=9\n", "1: MAX_LOG_RECORDS: 9 is out of range 10..10000000" },
 	{ "MAX_LOG_RECORDS=10000000\n", NULL },
+	{ "MIN_SEND_RATE=1\nTIMEOUT=86400\n", NULL },
+	{ "MIN_SEND_RATE=0\n", "1: MIN_SEND_RATE: 0 is out of range 1..1073741824" },
+	{ "MIN_SEND_RATE=1073741825\n", "1: MIN_SEND_RATE: 1073741825 is out of range 1..1073741824" },
+	{ "MIN_SEND_RATE=1k\n", "1: MIN_SEND_RATE: '1k' is not a number" },
 };
 
 

@@ -67,6 +67,10 @@ static const struct key_def keys[CONF_KEY_COUNT] = {
 	UINT(CONF_AUTH_PENALTY_WINDOW, "AUTH_PENALTY_WINDOW", auth_penalty_window, 1, 86400, "900"),
 	TEXT(CONF_AUTH_PENALTY_FILE, "AUTH_PENALTY_FILE", KT_PATH, auth_penalty_file,
 	     "/run/pop3s-logger/auth-penalty"),
+	/* A reader slower than this on average over a TIMEOUT window is
+	 * cut; 1 KiB/s is below any working link, and makes holding a
+	 * connection slot cost the client a steady download. */
+	UINT(CONF_MIN_SEND_RATE, "MIN_SEND_RATE", min_send_rate, 1, 1073741824, "1024"),
 };
 
 const char *

@@ -42,6 +42,7 @@ enum config_key {
 	CONF_AUTH_PENALTY_MAX_MS, /* longest such wait */
 	CONF_AUTH_PENALTY_WINDOW, /* seconds without a failure after which a source is forgiven */
 	CONF_AUTH_PENALTY_FILE, /* per-source failures, written by pop3s-logger, read by sessions */
+	CONF_MIN_SEND_RATE,     /* octets/s a client must read replies at, per TIMEOUT window */
 	CONF_KEY_COUNT
 };
 
@@ -71,6 +72,7 @@ struct pop3s_config {
 	unsigned auth_penalty_ms;
 	unsigned auth_penalty_max_ms;
 	unsigned auth_penalty_window;
+	unsigned min_send_rate;
 };
 
 /* Fills *c with the built-in defaults. */

@@ -180,7 +180,7 @@ serve(const struct pop3s_config *cfg, int fd)
 	} else {
 		logclient_send(log, LOGREC_CONNECT, NULL, 0, "",
 		               tls_describe(tls, detail, sizeof(detail)));
-		r = session_loop_run(cfg, tls, fd, log);
+		r = session_loop_run(cfg, tls, log);
 		if (r < 0)
 			status = POP3S_EXIT_ERROR;
 	}

@@ -1,9 +1,9 @@
-/* One POP3 session over TLS: ppoll() on the socket with the idle deadline,
- * TLS records into the line buffer, lines into the state machine, replies
- * flushed once every pipelined command has been answered. */
+/* One POP3 session over TLS: TLS records into the line buffer under an
+ * absolute deadline per command, lines into the state machine, replies
+ * flushed once every pipelined command has been answered, at the minimum
+ * send rate. The waiting itself is in tls.c (non-blocking I/O + ppoll). */
 #include <errno.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -11,9 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <time.h>
 #include "monotime.h"
 #include "linebuf.h"
 #include "logclient.h"
@@ -35,16 +32,6 @@ on_stop_signal(int sig)
 	stop_requested = sig;
 }
 
-static int
-set_timeout(int fd, int opt, uint64_t ms)
-{
-	struct timeval tv;
-
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	return setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv)) < 0 ? -errno : 0;
-}
-
 /* What ended the session: the DISCONNECT detail and the return value. */
 struct outcome {
 	const char *reason;
@@ -59,7 +46,8 @@ write_failure(int err)
 	if (err == -EINTR && stop_requested)
 		return (struct outcome){ "terminated", 0, false };
 	if (err == -ETIMEDOUT)
-		return (struct outcome){ "timeout", 0, false };
+		/* below MIN_SEND_RATE for a whole TIMEOUT window */
+		return (struct outcome){ "send-timeout", 0, false };
 	return (struct outcome){ "tls-error", 0, false };
 }
 
@@ -75,24 +63,22 @@ is_quit(const char *line, size_t len)
 }
 
 /*
- * The loop proper. Signals SIGTERM and SIGINT are blocked except while
- * waiting in ppoll(), so a stop request can never slip in between the
- * flag check and the wait; they are unblocked around reads and writes too
- * (restored mask), so a long write to a slow client is interrupted.
+ * The loop proper. The read deadline is absolute per command: it starts
+ * when the server waits for the next command (every reply sent) and is
+ * not moved by octets that do not complete a line, nor by a TLS record
+ * that arrives one octet at a time. Writes are bounded by the send rate
+ * set in session_loop_run. SIGTERM and SIGINT cancel any wait (tls.c).
  */
 static struct outcome
-run(const struct pop3s_config *cfg, struct tls_server *tls, int fd,
-    struct pop3_session *s, struct transport *t, struct linebuf *lb,
-    const sigset_t *stopset, const sigset_t *waitmask)
+run(const struct pop3s_config *cfg, struct tls_server *tls, struct pop3_session *s,
+    struct transport *t, struct linebuf *lb)
 {
 	const uint64_t idle_ms = (uint64_t)cfg->timeout * 1000;
-	uint64_t deadline;
-	int r;
 
 	pop3_session_greet(s);
 	if (transport_flush(t) < 0)
 		return write_failure(t->error);
-	deadline = monotime_ms() + idle_ms;
+	tls_set_read_deadline(tls, monotime_ms() + idle_ms);
 
 	for (;;) {
 		char *space, *line;
@@ -103,63 +89,23 @@ run(const struct pop3s_config *cfg, struct tls_server *tls, int fd,
 
 		if (stop_requested)
 			return (struct outcome){ "terminated", 0, true };
-		if (!tls_pending(tls)) {
-			struct pollfd pfd = { .fd = fd, .events = POLLIN };
-			struct timespec ts;
-			uint64_t now;
-
-			sigprocmask(SIG_BLOCK, stopset, NULL);
-			if (stop_requested) {
-				sigprocmask(SIG_SETMASK, waitmask, NULL);
-				return (struct outcome){ "terminated", 0, true };
-			}
-			now = monotime_ms();
-			if (now >= deadline) {
-				sigprocmask(SIG_SETMASK, waitmask, NULL);
-				/* RFC 1939 autologout: no reply, no UPDATE */
-				return (struct outcome){ "timeout", 0, true };
-			}
-			ts.tv_sec = (time_t)((deadline - now) / 1000);
-			ts.tv_nsec = (long)((deadline - now) % 1000) * 1000000;
-			r = ppoll(&pfd, 1, &ts, waitmask);
-			sigprocmask(SIG_SETMASK, waitmask, NULL);
-			if (r < 0) {
-				if (errno == EINTR)
-					continue;
-				fprintf(stderr, "pop3s-session: poll: %s\n", strerror(errno));
-				return (struct outcome){ "poll-error", -errno, false };
-			}
-			if (r == 0)
-				continue;   /* the deadline check above ends it */
-			if (pfd.revents & POLLNVAL) {
-				fprintf(stderr, "pop3s-session: poll: connection fd %d is not open\n", fd);
-				return (struct outcome){ "poll-error", -EBADF, false };
-			}
-			/* POLLIN, POLLHUP, POLLERR: the read tells which */
-		}
-
-		/* A peer that sends part of a TLS record and stops would hold
-		 * recv(): bound it by the time left until the idle deadline. */
-		{
-			uint64_t now = monotime_ms();
-
-			r = set_timeout(fd, SO_RCVTIMEO, deadline > now ? deadline - now : 1);
-			if (r < 0) {
-				fprintf(stderr, "pop3s-session: setsockopt SO_RCVTIMEO: %s\n",
-				        strerror(-r));
-				return (struct outcome){ "setsockopt-error", r, false };
-			}
-		}
 		space = linebuf_space(lb, &room);
 		n = tls_read(tls, space, room);
 		if (n == -EAGAIN)
-			continue;
+			continue;   /* a signal, or a non-fatal TLS event */
+		if (n == -ETIMEDOUT)
+			/* RFC 1939 autologout: no reply, no UPDATE */
+			return (struct outcome){ "timeout", 0, true };
 		if (n == 0)
 			return (struct outcome){ "eof", 0, false };
 		if (n < 0)
 			return (struct outcome){ "tls-error", 0, false };
 		linebuf_commit(lb, (size_t)n);
 
+		/* the client's pace while sending commands is not its pace
+		 * reading the replies */
+		if (linebuf_has_line(lb))
+			tls_send_restart(tls);
 		while (linebuf_next(lb, &line, &len, &flags)) {
 			enum pop3_result pr;
 
@@ -177,12 +123,11 @@ run(const struct pop3s_config *cfg, struct tls_server *tls, int fd,
 			if (!linebuf_has_line(lb) && transport_flush(t) < 0)
 				return write_failure(t->error);
 		}
-		/* The idle timer restarts after each complete command has been
-		 * answered, so the time spent sending a long RETR reply does
-		 * not count against the client; bytes without a line end never
-		 * restart it. */
+		/* Every command received has been answered: the next one
+		 * gets TIMEOUT from now. The time spent sending a long RETR
+		 * reply does not count against the client. */
 		if (got_line)
-			deadline = monotime_ms() + idle_ms;
+			tls_set_read_deadline(tls, monotime_ms() + idle_ms);
 	}
 }
 
@@ -197,7 +142,7 @@ filter_tmpdir(void)
 }
 
 int
-session_loop_run(const struct pop3s_config *cfg, struct tls_server *tls, int fd,
+session_loop_run(const struct pop3s_config *cfg, struct tls_server *tls,
                  struct logclient *log)
 {
 	struct sigaction sa, old_term, old_int;
@@ -207,7 +152,6 @@ session_loop_run(const struct pop3s_config *cfg, struct tls_server *tls, int fd,
 	struct transport *t;
 	struct linebuf *lb;
 	struct outcome out;
-	int r;
 
 	/* heap: the transport buffer is 16 KiB */
 	t = calloc(1, sizeof(*t));
@@ -245,13 +189,13 @@ session_loop_run(const struct pop3s_config *cfg, struct tls_server *tls, int fd,
 		return -ENOMEM;
 	}
 
-	/* A client that stops reading cannot hold a send() longer than the
-	 * idle timeout. */
-	r = set_timeout(fd, SO_SNDTIMEO, (uint64_t)cfg->timeout * 1000);
-	if (r < 0)
-		fprintf(stderr, "pop3s-session: setsockopt SO_SNDTIMEO: %s\n", strerror(-r));
+	/* A reply must leave at MIN_SEND_RATE or better, measured over
+	 * windows of TIMEOUT: a client that stops reading is cut TIMEOUT
+	 * after its buffers fill, like one that stops sending. */
+	tls_set_send_rate(tls, cfg->timeout > UINT_MAX / 1000 ? UINT_MAX : cfg->timeout * 1000,
+	                  (uint64_t)cfg->min_send_rate * cfg->timeout);
 
-	/* No SA_RESTART: the signal must interrupt ppoll/recv/send. */
+	/* No SA_RESTART: the signal must interrupt the waits in tls.c. */
 	stop_requested = 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop_signal;
@@ -266,8 +210,11 @@ session_loop_run(const struct pop3s_config *cfg, struct tls_server *tls, int fd,
 	waitmask = origmask;
 	sigdelset(&waitmask, SIGTERM);
 	sigdelset(&waitmask, SIGINT);
+	sigprocmask(SIG_SETMASK, &waitmask, NULL);
+	tls_set_cancel(tls, &stop_requested, &stopset);
 
-	out = run(cfg, tls, fd, s, t, lb, &stopset, &waitmask);
+	out = run(cfg, tls, s, t, lb);
+	tls_set_cancel(tls, NULL, NULL);
 
 	/* close_notify only if the TLS stream is intact */
 	if (out.bye && t->error == 0)

@@ -3,6 +3,8 @@
  * (RFC 9325 section 3.8), and record I/O for the session loop. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,7 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include <gnutls/gnutls.h>
@@ -24,6 +26,18 @@ struct tls_server {
 	gnutls_certificate_credentials_t cred;
 	gnutls_priority_t prio;
 	gnutls_session_t session;   /* NULL until tls_handshake succeeds */
+
+	/* The transport (see "Deadlines" in tls.h); times in monotime_ms() */
+	int fd;
+	uint64_t recv_deadline;     /* 0: none */
+	uint64_t send_deadline;     /* absolute (handshake, bye); 0: the window rule */
+	uint64_t window_ms;         /* the window rule; 0: none */
+	uint64_t window_min;        /* octets the client must accept per window */
+	uint64_t window_start;
+	uint64_t window_sent;
+	bool timed_out;             /* a deadline ended the last I/O */
+	volatile sig_atomic_t *cancel;
+	sigset_t stopset;
 };
 
 /* "FILE:LINE: KEY" for a key set in the file, or "FILE: KEY (default)"
@@ -328,6 +342,192 @@ tls_server_new(const struct pop3s_config *cfg, struct tls_server **ret,
 	return 0;
 }
 
+/* --- the transport: non-blocking I/O, waits bounded by absolute deadlines */
+
+/* Waits until fd is ready for events, or until deadline (0: no limit), or
+ * for a stop request. Returns 1 when ready, 0 when the deadline has
+ * passed, -EINTR on a stop request or signal, -errno on failure. */
+static int
+wait_ready(struct tls_server *t, short events, uint64_t deadline)
+{
+	struct pollfd pfd = { .fd = t->fd, .events = events };
+	struct timespec ts, *tsp = NULL;
+	sigset_t old;
+	int r;
+
+	if (deadline != 0) {
+		uint64_t now = monotime_ms();
+		uint64_t left = deadline > now ? deadline - now : 0;
+
+		if (left == 0)
+			return 0;
+		ts.tv_sec = (time_t)(left / 1000);
+		ts.tv_nsec = (long)(left % 1000) * 1000000;
+		tsp = &ts;
+	}
+	if (t->cancel == NULL) {
+		r = ppoll(&pfd, 1, tsp, NULL);
+		return r < 0 ? -errno : r > 0;
+	}
+	/* The stop signals are unblocked only inside ppoll(): a request
+	 * arriving after the check below interrupts the wait. */
+	sigprocmask(SIG_BLOCK, &t->stopset, &old);
+	if (*t->cancel)
+		r = -EINTR;
+	else if ((r = ppoll(&pfd, 1, tsp, &old)) < 0)
+		r = -errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return r < 0 ? r : r > 0;
+}
+
+/* Ends a transport call with errno = e (what GnuTLS reads). */
+static ssize_t
+fail_errno(int e)
+{
+	errno = e;
+	return -1;
+}
+
+static ssize_t
+transport_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
+{
+	struct tls_server *t = ptr;
+
+	for (;;) {
+		ssize_t n = recv(t->fd, buf, len, MSG_DONTWAIT);
+		int r;
+
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		r = wait_ready(t, POLLIN, t->recv_deadline);
+		if (r == 0) {
+			/* ETIMEDOUT is a pull error: fatal to GnuTLS too */
+			t->timed_out = true;
+			return fail_errno(ETIMEDOUT);
+		}
+		if (r < 0)
+			return fail_errno(-r);
+	}
+}
+
+/* Used by GnuTLS to wait for data with a limit of its own (ms), e.g. its
+ * handshake timeout: the earlier of that and the read deadline. Returns
+ * >0 when data can be read, 0 on timeout, -1 with errno. */
+static int
+transport_pull_timeout(gnutls_transport_ptr_t ptr, unsigned ms)
+{
+	struct tls_server *t = ptr;
+	uint64_t deadline = t->recv_deadline;
+	int r;
+
+	if (ms == 0) {
+		struct pollfd pfd = { .fd = t->fd, .events = POLLIN };
+
+		r = poll(&pfd, 1, 0);
+		return r < 0 ? -1 : r;
+	}
+	if (ms != GNUTLS_INDEFINITE_TIMEOUT) {
+		uint64_t own = monotime_ms() + ms;
+
+		if (deadline == 0 || own < deadline)
+			deadline = own;
+	}
+	r = wait_ready(t, POLLIN, deadline);
+	if (r == 0 && t->recv_deadline != 0 && monotime_ms() >= t->recv_deadline)
+		t->timed_out = true;
+	return r < 0 ? (int)fail_errno(-r) : r;
+}
+
+/* The deadline for the octets waiting to be sent now. */
+static uint64_t
+send_deadline(const struct tls_server *t)
+{
+	if (t->send_deadline != 0)
+		return t->send_deadline;
+	if (t->window_ms == 0)
+		return 0;
+	return t->window_start + t->window_ms;
+}
+
+static void
+count_sent(struct tls_server *t, size_t n)
+{
+	if (t->window_ms == 0)
+		return;
+	t->window_sent += n;
+	if (t->window_sent >= t->window_min) {
+		/* this window's quota is met: the next one starts now */
+		t->window_start = monotime_ms();
+		t->window_sent = 0;
+	}
+}
+
+static ssize_t
+transport_push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
+{
+	struct tls_server *t = ptr;
+	struct msghdr m;
+
+	memset(&m, 0, sizeof(m));
+	m.msg_iov = (struct iovec *)iov;
+	m.msg_iovlen = (size_t)iovcnt;
+	for (;;) {
+		ssize_t n = sendmsg(t->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+		int r;
+
+		if (n >= 0) {
+			count_sent(t, (size_t)n);
+			return n;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		r = wait_ready(t, POLLOUT, send_deadline(t));
+		if (r == 0) {
+			t->timed_out = true;
+			return fail_errno(ETIMEDOUT);
+		}
+		if (r < 0)
+			return fail_errno(-r);
+	}
+}
+
+void
+tls_set_read_deadline(struct tls_server *t, uint64_t deadline_ms)
+{
+	t->recv_deadline = deadline_ms;
+}
+
+void
+tls_set_send_rate(struct tls_server *t, unsigned window_ms, uint64_t min_octets)
+{
+	t->window_ms = window_ms;
+	t->window_min = min_octets;
+	tls_send_restart(t);
+}
+
+void
+tls_send_restart(struct tls_server *t)
+{
+	t->window_start = monotime_ms();
+	t->window_sent = 0;
+}
+
+void
+tls_set_cancel(struct tls_server *t, volatile sig_atomic_t *flag, const sigset_t *stopset)
+{
+	t->cancel = flag;
+	if (stopset != NULL)
+		t->stopset = *stopset;
+	else
+		sigemptyset(&t->stopset);
+}
+
 /* Errors after which sending an alert is pointless or could block: the
  * peer is gone, silent, or already told us why it is leaving. */
 static int
@@ -346,7 +546,6 @@ tls_handshake(struct tls_server *t, int fd, unsigned timeout_ms, char *err, size
 		(unsigned char *)ALPN_POP3, sizeof(ALPN_POP3) - 1
 	};
 	gnutls_session_t s;
-	struct timeval tv;
 	uint64_t deadline;
 	int r;
 
@@ -354,16 +553,13 @@ tls_handshake(struct tls_server *t, int fd, unsigned timeout_ms, char *err, size
 		snprintf(err, errlen, "TLS handshake already done");
 		return -1;
 	}
-	/* Bounds every blocking recv() and send() on the socket: gnutls's own
-	 * handshake timeout covers reads, but not a peer that stops reading
-	 * while we send our flight. The session loop sets its own values. */
-	tv.tv_sec = timeout_ms / 1000;
-	tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
-		snprintf(err, errlen, "setsockopt: %s", strerror(errno));
-		return -1;
-	}
+	/* One absolute deadline for everything up to the end of the
+	 * handshake, reads and writes alike (tls.h, "Deadlines"). */
+	deadline = monotime_ms() + timeout_ms;
+	t->fd = fd;
+	t->recv_deadline = deadline;
+	t->send_deadline = deadline;
+	t->timed_out = false;
 
 	/* GNUTLS_NO_TICKETS: every session is its own process with its own
 	 * ticket key, so a ticket could never be redeemed. */
@@ -393,16 +589,20 @@ tls_handshake(struct tls_server *t, int fd, unsigned timeout_ms, char *err, size
 		gnutls_deinit(s);
 		return -1;
 	}
-	gnutls_transport_set_int(s, fd);
+	gnutls_transport_set_ptr(s, t);
+	gnutls_transport_set_pull_function(s, transport_pull);
+	gnutls_transport_set_pull_timeout_function(s, transport_pull_timeout);
+	gnutls_transport_set_vec_push_function(s, transport_push);
 	gnutls_handshake_set_timeout(s, timeout_ms);
 
-	deadline = monotime_ms() + timeout_ms;
 	do {
 		r = gnutls_handshake(s);
-	} while (r < 0 && !gnutls_error_is_fatal(r) && monotime_ms() < deadline);
+	} while (r < 0 && !gnutls_error_is_fatal(r) && !t->timed_out &&
+	         monotime_ms() < deadline);
 
 	if (r < 0) {
-		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED || r == GNUTLS_E_TIMEDOUT) {
+		if (t->timed_out || r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED ||
+		    r == GNUTLS_E_TIMEDOUT) {
 			snprintf(err, errlen, "timed out after %u ms", timeout_ms);
 		} else if (r == GNUTLS_E_FATAL_ALERT_RECEIVED) {
 			const char *a = gnutls_alert_get_name(gnutls_alert_get(s));
@@ -412,20 +612,17 @@ tls_handshake(struct tls_server *t, int fd, unsigned timeout_ms, char *err, size
 			snprintf(err, errlen, "%s", gnutls_strerror(r));
 		}
 		/* Tell the client why (protocol_version, handshake_failure,
-		 * no_application_protocol, ...); bounded by SO_SNDTIMEO. */
-		if (!is_transport_error(r))
+		 * no_application_protocol, ...); bounded by the deadline. */
+		if (!t->timed_out && !is_transport_error(r))
 			(void)gnutls_alert_send_appropriate(s, r);
 		gnutls_deinit(s);
 		return -1;
 	}
 	t->session = s;
+	/* From here on the session loop sets the deadlines. */
+	t->recv_deadline = 0;
+	t->send_deadline = 0;
 	return 0;
-}
-
-int
-tls_pending(struct tls_server *t)
-{
-	return t->session != NULL && gnutls_record_check_pending(t->session) > 0;
 }
 
 ssize_t
@@ -435,10 +632,13 @@ tls_read(struct tls_server *t, void *buf, size_t len)
 
 	if (t->session == NULL)
 		return -EINVAL;
+	t->timed_out = false;
 	errno = 0;
 	r = gnutls_record_recv(t->session, buf, len);
 	if (r >= 0)
 		return r;
+	if (t->timed_out)
+		return -ETIMEDOUT;
 	switch (r) {
 	case GNUTLS_E_PREMATURE_TERMINATION:
 		/* closed without close_notify: POP3 has its own end marker
@@ -468,6 +668,12 @@ tls_write_all(void *tls_server, const void *buf, size_t len)
 
 	if (t->session == NULL)
 		return -EINVAL;
+	t->timed_out = false;
+	/* A window that ran out while the server was not sending (a filter
+	 * or a password hash running long) was the server's time, not a
+	 * slow client's: a client that did stall would have been cut. */
+	if (t->window_ms != 0 && monotime_ms() >= t->window_start + t->window_ms)
+		tls_send_restart(t);
 	while (len > 0) {
 		ssize_t r;
 
@@ -478,16 +684,19 @@ tls_write_all(void *tls_server, const void *buf, size_t len)
 			len -= (size_t)r;
 			continue;
 		}
+		if (t->timed_out)
+			return -ETIMEDOUT;   /* the client reads too slowly */
 		switch (r) {
+		case GNUTLS_E_AGAIN:
+			/* the socket took part of the record (a partial
+			 * sendmsg): call again with the same data for the
+			 * rest, which then waits for room in the push */
+			continue;
 		case GNUTLS_E_INTERRUPTED:
 			/* A caught signal means "stop" (SIGTERM, SIGINT): give
 			 * up rather than finish a long write. The record is
 			 * half sent, so the session must end. */
 			return -EINTR;
-		case GNUTLS_E_AGAIN:
-			/* blocking socket: SO_SNDTIMEO expired, the peer has
-			 * stopped reading */
-			return -ETIMEDOUT;
 		case GNUTLS_E_PUSH_ERROR:
 			return (errno == EPIPE || errno == ECONNRESET) ? -errno : -EIO;
 		default:
@@ -504,8 +713,10 @@ tls_bye(struct tls_server *t)
 
 	if (t->session == NULL)
 		return;
-	/* SHUT_WR: send close_notify without waiting for the peer's; a few
-	 * retries if a signal interrupts, none if the send timed out. */
+	/* SHUT_WR: send close_notify without waiting for the peer's, for at
+	 * most TLS_BYE_MS; a few retries if a signal interrupts. */
+	t->send_deadline = monotime_ms() + TLS_BYE_MS;
+	t->timed_out = false;
 	for (i = 0; i < 3; i++) {
 		r = gnutls_bye(t->session, GNUTLS_SHUT_WR);
 		if (r != GNUTLS_E_INTERRUPTED)
