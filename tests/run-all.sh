@@ -3,7 +3,8 @@
 #   1. the normal build with -Werror: unit and integration tests, man lint
 #   2. the tests again under AddressSanitizer and UBSan (sessions included)
 #   3. make distcheck (the tarball builds and passes its tests)
-#   4. the .deb (lintian) and .rpm (rpmlint) from the tarball; the .deb
+#   4. the .deb (lintian; built and tested in the source tree by
+#      dpkg-buildpackage) and .rpm (rpmlint) from the tarball; the .deb
 #      installed, upgraded and purged in a container under systemd
 # Usage: tests/run-all.sh   (from anywhere; builds in build-*/ at the top)
 set -eu
@@ -72,16 +73,24 @@ fi
 cd "$top"
 
 section "packages: .deb with lintian, .rpm with rpmlint, the .deb installed, upgraded and purged under systemd"
-# From the distcheck build's tree; make check already ran above, so not again.
+# From the distcheck build's tree.
 cd build-dist
 pkg_step() { # description command...: one PASS or FAIL in the summary
 	d=$1; shift
 	if "$@"; then echo "PASS: $d"; echo "# PASS: 1" >>"$summary"
 	else echo "FAIL: $d"; echo "# FAIL: 1" >>"$summary"; status=1; return 1; fi
 }
-deb_build() { DEB_BUILD_OPTIONS=nocheck make deb >deb.log 2>&1 || { tail -n 40 deb.log; return 1; }; }
+# dpkg-buildpackage configures, builds and runs make check inside the
+# unpacked source tree (debian/ linked to packaging/debian): the in-tree
+# build of the README, tests included.
+deb_build() {
+	DEB_BUILD_OPTIONS="parallel=$jobs" make deb >deb.log 2>&1 && return 0
+	tail -n 40 deb.log
+	show_failures deb-build/pop3s-*
+	return 1
+}
 rpm_build() { make rpm RPMBUILD_FLAGS='--without check' >rpm.log 2>&1 || { tail -n 40 rpm.log; return 1; }; }
-if pkg_step "make deb (dpkg-buildpackage -b)" deb_build; then
+if pkg_step "make deb (dpkg-buildpackage -b: in-tree build and make check)" deb_build; then
 	pkg_step "lintian: no errors, no warnings" lintian --fail-on error,warning pop3s_*.deb || :
 	pkg_step "the .deb installed, upgraded, purged (tests/packaging/test_deb_install.sh)" \
 		"$top/tests/packaging/test_deb_install.sh" "$(ls pop3s_*.deb)" || :
