@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include "be.h"
 #include "logrec.h"
 
 #define HEADER_SIZE 24  /* version, type, length, time, pid, bytes */
@@ -55,42 +56,6 @@ field_ok(const char *s, size_t len, bool token)
 	return true;
 }
 
-static void
-put_u16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-put_u32(uint8_t *p, uint32_t v)
-{
-	int i;
-
-	for (i = 3; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static void
-put_u64(uint8_t *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t
-get_be(const uint8_t *p, size_t n)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 int
 logrec_encode(const struct logrec *r, uint8_t *buf, size_t cap)
 {
@@ -114,11 +79,11 @@ logrec_encode(const struct logrec *r, uint8_t *buf, size_t cap)
 
 	buf[0] = LOGREC_VERSION;
 	buf[1] = (uint8_t)r->type;
-	put_u16(buf + 2, (uint16_t)total);
-	put_u64(buf + 4, r->time_us);
-	put_u32(buf + 12, r->pid);
+	put_be(buf + 2, (uint64_t)total, 2);
+	put_be(buf + 4, r->time_us, 8);
+	put_be(buf + 12, r->pid, 4);
 	/* One u64 slot, two meanings: see logrec.h. */
-	put_u64(buf + 16, r->type == LOGREC_UPDATE ? r->removed : r->bytes);
+	put_be(buf + 16, r->type == LOGREC_UPDATE ? r->removed : r->bytes, 8);
 	off = HEADER_SIZE;
 	for (i = 0; i < FIELD_COUNT; i++) {
 		buf[off++] = (uint8_t)len[i];

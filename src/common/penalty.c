@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "fdio.h"
+#include "be.h"
 #include "penalty.h"
 
 static const char magic[8] = { 'p', 'o', 'p', '3', 's', 'p', 'e', 'n' };
@@ -119,26 +120,6 @@ penalty_delay_ms(uint32_t failures, unsigned base_ms, unsigned max_ms)
 	for (i = 1; i < failures && d < max_ms; i++)
 		d *= 2;
 	return d < max_ms ? (unsigned)d : max_ms;
-}
-
-static void
-put_be(uint8_t *p, uint64_t v, size_t n)
-{
-	while (n-- > 0) {
-		p[n] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t
-get_be(const uint8_t *p, size_t n)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
 }
 
 size_t
