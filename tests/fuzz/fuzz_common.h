@@ -10,7 +10,9 @@
 #include <stdint.h>
 
 #define FZ_USER "alice"
-#define FZ_PASSWORD "secret"
+/* Lower case and a space: never a user name, never a command word, so a
+ * log record that holds it has leaked it. */
+#define FZ_PASSWORD "Open sesame"
 #define FZ_NMSG 7
 
 struct fz_msg {

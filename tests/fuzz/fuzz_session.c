@@ -1,21 +1,32 @@
 /* libFuzzer target: the bytes a client sends after the TLS handshake.
  * They go through the line buffer (linebuf.c), the command parser
  * (pop3_parse.c) and the POP3 state machine (pop3_session.c) with SASL
- * PLAIN, a real users file and crypt(3), and a real Maildir + plain
- * mailbox (maildir*.c, msgstream.c), as session_loop.c drives them, with
- * replies collected in memory.
+ * PLAIN, a real users file and crypt(3), a real Maildir + plain mailbox
+ * (maildir*.c, msgstream.c), and log records sent by logclient.c to a real
+ * POSIX message queue, as session_loop.c drives them, with replies
+ * collected in memory.
  *
  * Each input runs twice, on a mailbox put back in between: once handed
  * over in the largest pieces the line buffer takes, once octet by octet.
  * The replies must be identical (how TCP cuts the stream must never
  * change an answer); any difference aborts, as does any sanitizer report.
+ * Every log record the session sends must decode, and none may hold the
+ * password (FZ_PASSWORD, which can be neither a user name nor a command
+ * word): the queue is drained after each line.
+ * With FUZZ_SESSION_PRINT=1 in the environment the replies are printed
+ * (to see what a reproducer does: fuzz_session FILE).
  * Seeds: tests/fuzz/corpus/session (real client conversations). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <unistd.h>
 #include "fuzz_common.h"
 #include "linebuf.h"
+#include "logclient.h"
+#include "logq.h"
+#include "logrec.h"
 #include "pop3_session.h"
 #include "transport.h"
 
@@ -46,6 +57,47 @@ mem_write(void *ctx, const void *buf, size_t len)
 
 static struct pop3_params params;
 static struct mem runs[2];
+static char queue[64];
+static bool print_replies;
+static mqd_t rq;
+
+static bool
+holds_password(const char *field)
+{
+	return strstr(field, FZ_PASSWORD) != NULL;
+}
+
+/* Takes every record the session has queued: each must decode and none
+ * may carry the password. */
+static void
+drain(void)
+{
+	uint8_t buf[LOGQ_MSGSIZE];
+	struct logrec r;
+	long n;
+
+	while ((n = logq_receive(rq, buf, sizeof(buf))) >= 0) {
+		if (logrec_decode(buf, (size_t)n, &r) < 0)
+			fz_fail("the session sent a log record that does not decode");
+		if (holds_password(r.user) || holds_password(r.command) ||
+		    holds_password(r.status) || holds_password(r.detail) ||
+		    holds_password(r.session) || holds_password(r.client_ip)) {
+			fprintf(stderr, "fuzz_session: %s record: user \"%s\" command \"%s\" "
+			        "detail \"%s\"\n", logrec_type_name(r.type), r.user, r.command,
+			        r.detail);
+			fz_fail("a log record holds the password");
+		}
+	}
+	if (n != -EAGAIN)
+		fz_fail("cannot read the log queue");
+}
+
+static void
+remove_queue(void)
+{
+	mq_close(rq);
+	mq_unlink(queue);
+}
 
 /* One session over data, handed to the line buffer piece at most
  * octets at a time; what the server sent ends up in m. */
@@ -63,8 +115,12 @@ run(struct mem *m, const uint8_t *data, size_t size, size_t piece)
 	m->t.ctx = m;
 	linebuf_init(&lb);
 	fz_mailbox_reset(false);
+	/* A timeout of 0: a full queue would send records to the journal,
+	 * but drain() empties it after every line (depth 10, and no line
+	 * makes more than two records). */
+	params.log = logclient_new(queue, 0, "192.0.2.7");
 	s = pop3_session_new(&params, &m->t);
-	if (s == NULL)
+	if (s == NULL || params.log == NULL)
 		fz_fail("out of memory");
 	pop3_session_greet(s);
 	transport_flush(&m->t);
@@ -89,12 +145,17 @@ run(struct mem *m, const uint8_t *data, size_t size, size_t piece)
 				fz_fail("linebuf_next returned a line that is not terminated in its buffer");
 			if (pop3_session_input(s, line, llen, flags) == POP3_CLOSE)
 				closed = true;
+			drain();
 			if (!linebuf_has_line(&lb))
 				transport_flush(&m->t);
 		}
 	}
 	transport_flush(&m->t);
 	pop3_session_free(s);
+	if (logclient_fallbacks(params.log) != 0)
+		fz_fail("a log record missed the queue (went to the journal)");
+	logclient_free(params.log);
+	params.log = NULL;
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -111,6 +172,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	params.auth_delay_ms = 0;
 	params.max_auth_failures = 3;
 	params.implementation = "pop3s-fuzz";
+	snprintf(queue, sizeof(queue), "/pop3s-fuzz-%ld", (long)getpid());
+	if (logq_open_receiver(queue, LOGQ_DEFAULT_DEPTH, &rq) < 0)
+		fz_fail("cannot create the log queue");
+	atexit(remove_queue);
+	print_replies = getenv("FUZZ_SESSION_PRINT") != NULL;
 	return 0;
 }
 
@@ -126,5 +192,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		        runs[1].len, (int)runs[1].len, runs[1].out);
 		fz_fail("replies differ");
 	}
+	if (print_replies)
+		fprintf(stderr, "%.*s", (int)runs[0].len, runs[0].out);
 	return 0;
 }
