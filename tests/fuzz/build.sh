@@ -20,21 +20,24 @@ san="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-poin
 # clang's warnings on them are shown, not fatal. The targets' are.
 cflags="-std=gnu11 -g -O1 -Wall $san \
 	-I$src/src/common -I$src/src/session -I$src/src/logger -I$src/tests/fuzz \
-	-D_GNU_SOURCE=1 -DSYSCONFDIR=\"/etc\" ${FUZZ_CFLAGS:-}"
+	-D_GNU_SOURCE=1 ${FUZZ_CFLAGS:-}"
 deps="gnutls libsystemd libcrypt"
+# shellcheck disable=SC2086
 cflags="$cflags $(pkg-config --cflags $deps)"
+# shellcheck disable=SC2086
 libs="$(pkg-config --libs $deps) -lrt"
 
 mkdir -p "$out/obj"
-# Everything but the programs' main.c and the TLS and socket code, which
-# no target reaches (the targets start after the handshake).
+# Everything but the programs' main.c, the TLS and socket code and the
+# config parser, which no target reaches (the targets start after the
+# handshake, with their parameters set directly).
 objs=""
 for f in "$src"/src/common/*.c "$src"/src/session/*.c "$src"/src/logger/*.c \
 	"$src"/tests/fuzz/fuzz_common.c; do
-	case $f in */main.c | */tls.c | */session_loop.c) continue ;; esac
+	case $f in */main.c | */tls.c | */session_loop.c | */config.c) continue ;; esac
 	o="$out/obj/$(basename "$(dirname "$f")")_$(basename "$f" .c).o"
-	# shellcheck disable=SC2086
 	case $f in */tests/fuzz/*) w="-Wextra -Werror" ;; *) w="" ;; esac
+	# shellcheck disable=SC2086
 	$cc $cflags $w -fsanitize=fuzzer-no-link -c "$f" -o "$o"
 	objs="$objs $o"
 done

@@ -16,11 +16,11 @@
  * With FUZZ_SESSION_PRINT=1 in the environment the replies are printed
  * (to see what a reproducer does: fuzz_session FILE).
  * Seeds: tests/fuzz/corpus/session (real client conversations). */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
 #include <unistd.h>
 #include "fuzz_common.h"
 #include "linebuf.h"
