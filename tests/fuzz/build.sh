@@ -5,8 +5,8 @@
 # sources the targets reach are compiled again here, with
 # -fsanitize=fuzzer-no-link,address,undefined, into OUTDIR/obj, and each
 # target is linked with -fsanitize=fuzzer. `make fuzz` runs this.
-# CC (default clang) and FUZZ_CFLAGS (extra flags, e.g.
-# -DFZ_CHECK_SIZE_BOUND) may be set in the environment.
+# CC_FUZZ (default clang; `make fuzz CC_FUZZ=clang-16`) and FUZZ_CFLAGS
+# (extra flags, e.g. -DFZ_CHECK_SIZE_BOUND) may be set in the environment.
 set -eu
 src=${1:?usage: build.sh SRCDIR OUTDIR}
 out=${2:?usage: build.sh SRCDIR OUTDIR}
