@@ -44,7 +44,7 @@ done
 rm -f "$out/obj/libfuzzsrc.a"
 # shellcheck disable=SC2086
 ar cr "$out/obj/libfuzzsrc.a" $objs
-for t in session sasl sizecache logrec; do
+for t in session sasl sizecache logrec msgstream; do
 	# shellcheck disable=SC2086
 	$cc $cflags -Wextra -Werror -fsanitize=fuzzer "$src/tests/fuzz/fuzz_$t.c" "$out/obj/libfuzzsrc.a" \
 		$libs -o "$out/fuzz_$t"
