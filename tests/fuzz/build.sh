@@ -6,7 +6,7 @@
 # -fsanitize=fuzzer-no-link,address,undefined, into OUTDIR/obj, and each
 # target is linked with -fsanitize=fuzzer. `make fuzz` runs this.
 # CC_FUZZ (default clang; `make fuzz CC_FUZZ=clang-16`) and FUZZ_CFLAGS
-# (extra flags, e.g. -DFZ_CHECK_SIZE_BOUND) may be set in the environment.
+# (extra compiler flags) may be set in the environment.
 set -eu
 src=${1:?usage: build.sh SRCDIR OUTDIR}
 out=${2:?usage: build.sh SRCDIR OUTDIR}

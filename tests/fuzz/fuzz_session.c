@@ -171,6 +171,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	params.users_file = fz_users_file();
 	params.auth_delay_ms = 0;
 	params.max_auth_failures = 3;
+	params.max_bad_commands = 20;   /* MAX_BAD_COMMANDS' default */
 	params.implementation = "pop3s-fuzz";
 	snprintf(queue, sizeof(queue), "/pop3s-fuzz-%ld", (long)getpid());
 	if (logq_open_receiver(queue, LOGQ_DEFAULT_DEPTH, &rq) < 0)
