@@ -6,6 +6,9 @@
 #   4. the .deb (lintian; built and tested in the source tree by
 #      dpkg-buildpackage) and .rpm (rpmlint) from the tarball; the .deb
 #      installed, upgraded and purged in a container under systemd
+#   5. the libFuzzer targets (tests/fuzz) for POP3S_FUZZ_SECONDS each
+#      (default 10): line buffer, parser, state machine, SASL, size cache,
+#      log records, RETR/TOP conversion
 # Usage: tests/run-all.sh   (from anywhere; builds in build-*/ at the top)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -104,6 +107,20 @@ rpm_lint() {
 }
 if pkg_step "make rpm (rpmbuild -ta --nodeps on the tarball)" rpm_build; then
 	pkg_step "rpmlint: no errors, no invalid-license (SPDX MIT, LICENSE)" rpm_lint || :
+fi
+cd "$top"
+
+section "fuzzing: libFuzzer targets (tests/fuzz), ${POP3S_FUZZ_SECONDS:-10} s each"
+# Built with clang from the sources (make fuzz); one PASS or FAIL per
+# target. A crash or a failed check fails it and prints the reproducer.
+fuzz_secs=${POP3S_FUZZ_SECONDS:-10}
+fuzz_build() { make fuzz >fuzz-build.log 2>&1 || { tail -n 40 fuzz-build.log; return 1; }; }
+cd build-check
+if pkg_step "make fuzz (clang -fsanitize=fuzzer,address,undefined)" fuzz_build; then
+	for t in session sasl sizecache logrec msgstream; do
+		pkg_step "fuzz_$t: $fuzz_secs s without a failure" \
+			"$top/tests/fuzz/run.sh" "$top" "$PWD/tests/fuzz" "$t" "$fuzz_secs" || :
+	done
 fi
 cd "$top"
 
