@@ -495,7 +495,9 @@ def t_logger_restart(nsess=16, ncmd=150, restarts=3):
     # wait for room in the queue up to QUEUE_TIMEOUT_MS before they write to
     # the journal instead. Waiting long enough for any restart makes "no
     # record lost" a property of the design, not of the machine's speed.
-    write_conf(QUEUE_TIMEOUT_MS=5000)
+    # Each session sends 151 commands without logging in: above the default
+    # MAX_LOG_RECORDS, whose own test is test_flood.py.
+    write_conf(QUEUE_TIMEOUT_MS=5000, MAX_LOG_RECORDS=1000)
     sent = {}
     errors = []
     start = threading.Barrier(nsess + 1)
@@ -669,6 +671,46 @@ def t_postfix():
     finally:
         systemctl("stop", "postfix@-.service")
     say(f"# postfix: {time.monotonic() - t:.1f} s")
+
+
+def t_auth_penalty():
+    """Failed logins count across connections under systemd: the logger
+    publishes its table in /run/pop3s-logger (RuntimeDirectory=), a session
+    in its sandbox reads it, and a source with a recent failure waits before
+    its next password check while another source does not."""
+    t = time.monotonic()
+    bad, other = "127.0.4.1", "127.0.4.2"
+    c = POP3S(bad)
+    c.user("bob")
+    try:
+        c.pass_("not the password")
+    except poplib.error_proto:
+        pass
+    c.quit()
+    path = "/run/pop3s-logger/auth-penalty"
+    check(wait_until(lambda: os.path.exists(path), 10), f"the logger publishes {path}")
+    if os.path.exists(path):
+        st = os.stat(path)
+        check(pwd.getpwuid(st.st_uid).pw_name == "pop3s-log" and (st.st_mode & 0o777) == 0o644,
+              "owned by pop3s-log, readable by sessions, written by nobody else",
+              f"{st.st_uid} {st.st_mode:o}")
+    time.sleep(0.2)   # the table is written at most 10 times a second
+
+    def login_time(src):
+        c = POP3S(src)
+        c.user("bob")
+        t0 = time.monotonic()
+        c.pass_(PASSWORDS["bob"])
+        took = time.monotonic() - t0
+        c.quit()
+        return took
+
+    penalised, free = login_time(bad), login_time(other)
+    check(penalised >= 1.0, "the source with a failure waits AUTH_PENALTY_MS (1 s) before its "
+          "next password check, even a right one", f"{penalised:.3f} s")
+    check(free < 1.0, "another source is not delayed", f"{free:.3f} s")
+    say(f"# auth penalty: {penalised:.3f} s for the penalised source, {free:.3f} s for another; "
+        f"{time.monotonic() - t:.1f} s")
 
 
 def t_in_use_and_delete():
@@ -1150,7 +1192,7 @@ def main():
     t = time.monotonic()
     say(f"# pop3s container test: {sh(['systemctl', '--version'])[1].splitlines()[0]}, "
         f"cgroup {'v2' if os.path.exists('/sys/fs/cgroup/cgroup.controllers') else 'v1'}")
-    steps = [setup, t_verify, t_start, t_sessions, t_logging, t_pop3sctl, t_logger_restart, t_queue_room, t_postfix,
+    steps = [setup, t_verify, t_start, t_sessions, t_logging, t_pop3sctl, t_logger_restart, t_queue_room, t_postfix, t_auth_penalty,
              t_in_use_and_delete,
              t_idle_timeout, t_stop_mid_retr, t_max_connections, t_cost, t_flood, t_trigger_limit_counterfactual,
              t_security, t_bench]
