@@ -305,6 +305,24 @@ class Server:
             time.sleep(0.05)
         return self.log_lines()
 
+    def metrics(self):
+        """pop3s-logger's saved counters (STATE/metrics); {} before the
+        first save, or for a malformed file a test wrote itself."""
+        try:
+            with open(os.path.join(self.settings["STATE"], "metrics")) as f:
+                return {k: int(v) for k, v in (l.rstrip("\n").split("=", 1) for l in f)}
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def wait_metrics(self, pred, timeout=20):
+        """The metrics once pred holds for them (or the last ones read)."""
+        end = time.time() + timeout
+        m = self.metrics()
+        while time.time() < end and not pred(m):
+            time.sleep(0.1)
+            m = self.metrics()
+        return m
+
     def messages(self, user):
         """Relative paths of the stored messages of a user."""
         base = os.path.join(self.home, user)

@@ -5,7 +5,6 @@ lines in the log file; a logged-in session gets 5 more records per
 message, so reading a mailbox is never cut short; forged queue records do
 not pin the metrics; logrotate rotates by size. Prints the figures."""
 import os
-import socket
 import subprocess
 import ssl
 import sys
@@ -140,23 +139,6 @@ def test_mailbox_allowance(r):
                 f"{len(cmds)} lines: {cmds[-4:]}")
 
 
-def read_metrics(srv):
-    try:
-        with open(os.path.join(srv.settings["STATE"], "metrics")) as f:
-            return {k: int(v) for k, v in (l.rstrip("\n").split("=", 1) for l in f)}
-    except (FileNotFoundError, ValueError):
-        return {}
-
-
-def wait_metrics(srv, pred, timeout=20):
-    end = time.time() + timeout
-    m = read_metrics(srv)
-    while time.time() < end and not pred(m):
-        time.sleep(0.1)
-        m = read_metrics(srv)
-    return m
-
-
 def test_forged_records(r):
     """Issue 8: records forged into the real queue (any process in group
     pop3s can) do not make sessions current nor wrap counters."""
@@ -177,7 +159,7 @@ def test_forged_records(r):
         q.send(wire.encode(wire.DISCONNECT, pid=pids[0], session="x", sent=2 ** 64 - 1))
         q.send(wire.encode(wire.UPDATE, pid=pids[0], session="x", removed=2 ** 64 - 1))
         q.close()
-        m = wait_metrics(srv, lambda m: m.get("records_malformed") == 2)
+        m = srv.wait_metrics(lambda m: m.get("records_malformed") == 2)
         r.check(m.get("connections") == sent and m.get("sessions_current") == 0
                 and m.get("sessions_peak") == 0,
                 f"{sent} forged CONNECTs from {len(pids)} pids that are no session: none current",
@@ -186,10 +168,10 @@ def test_forged_records(r):
                 and m.get("records_malformed") == 2,
                 "forged 2^64-1 byte and deletion counts are not added", repr(m))
         p = srv.poplib()
-        m = wait_metrics(srv, lambda m: m.get("sessions_current") == 1)
+        m = srv.wait_metrics(lambda m: m.get("sessions_current") == 1)
         r.check(m.get("sessions_current") == 1, "a real session is current", repr(m))
         p.quit()
-        m = wait_metrics(srv, lambda m: m.get("sessions_current") == 0)
+        m = srv.wait_metrics(lambda m: m.get("sessions_current") == 0)
         r.check(m.get("sessions_current") == 0 and m.get("sessions_peak") == 1,
                 "and ends", repr(m))
         print(f"# {sent} forged CONNECT records: sessions_current {m.get('sessions_current')}, "

@@ -17,24 +17,6 @@ R = Results("metrics")
 PCTL = os.path.join(TOP_BUILDDIR, "src", "ctl", "pop3sctl")
 
 
-def read_metrics(srv):
-    try:
-        with open(os.path.join(srv.state, "metrics")) as f:
-            return {k: int(v) for k, v in (l.rstrip("\n").split("=", 1) for l in f)}
-    except (FileNotFoundError, ValueError):
-        return {}   # not written yet, or the malformed file of a test
-
-
-def wait_metrics(srv, pred, timeout=15):
-    """The metrics once pred holds for them (or the last ones read)."""
-    end = time.time() + timeout
-    m = read_metrics(srv)
-    while time.time() < end and not pred(m):
-        time.sleep(0.1)
-        m = read_metrics(srv)
-    return m
-
-
 class Counting:
     """A raw TLS session counting every plaintext octet the server sends."""
 
@@ -100,18 +82,17 @@ def sessions(srv):
 def test_counters_and_restart(r):
     state = tempfile.mkdtemp(prefix="pop3s-state.")
     srv = Server(STATE=state, AUTH_DELAY_MS="0")
-    srv.state = state
     try:
         srv.start()
         # a session held open for the whole test: peak 2 below
         held = Counting(srv)
-        m = wait_metrics(srv, lambda m: m.get("sessions_current") == 1)
+        m = srv.wait_metrics(lambda m: m.get("sessions_current") == 1)
         r.check(m.get("connections") == 1, "a CONNECT counts at once", repr(m))
         sent = sessions(srv)
         want = {"connections": 4, "sessions_current": 1, "sessions_peak": 2, "logins_ok": 2,
                 "logins_failed": 2, "messages_retrieved": 2, "messages_deleted": 1,
                 "bytes_sent": sent, "records_malformed": 0}
-        m = wait_metrics(srv, lambda m: all(m.get(k) == v for k, v in want.items()))
+        m = srv.wait_metrics(lambda m: all(m.get(k) == v for k, v in want.items()))
         bad = {k: (m.get(k), v) for k, v in want.items() if m.get(k) != v}
         r.check(not bad, "every counter after the sessions", repr(bad))
         r.check(abs(m.get("updated", 0) - time.time()) < 60, "updated is the time of the save")
@@ -130,21 +111,21 @@ def test_counters_and_restart(r):
 
         # restart: counters and the live session come back
         r.check(srv.stop_logger() == 0, "the logger stops on SIGTERM")
-        before = read_metrics(srv)
+        before = srv.metrics()
         srv.start_logger()
         time.sleep(1.5)
-        after = read_metrics(srv)
+        after = srv.metrics()
         r.check(all(after.get(k) == v for k, v in want.items()),
                 "the counters survive a logger restart", repr(after))
         held.cmd("QUIT")
         held.end()
-        m = wait_metrics(srv, lambda m: m.get("sessions_current") == 0)
+        m = srv.wait_metrics(lambda m: m.get("sessions_current") == 0)
         r.check(m.get("sessions_current") == 0 and m.get("bytes_sent", 0) > sent,
                 "a session from before the restart ends with its DISCONNECT", repr(m))
         s = Counting(srv)
         s.cmd("QUIT")
         s.end()
-        m = wait_metrics(srv, lambda m: m.get("connections") == 5)
+        m = srv.wait_metrics(lambda m: m.get("connections") == 5)
         r.check(m.get("connections") == 5 and m.get("sessions_peak") == 2,
                 "new records count on from the loaded values", repr(m))
         r.check(before.get("connections") == 4, "the file was complete at exit", repr(before))
@@ -156,17 +137,16 @@ def test_counters_and_restart(r):
 def test_sigkill(r):
     state = tempfile.mkdtemp(prefix="pop3s-state.")
     srv = Server(STATE=state)
-    srv.state = state
     try:
         srv.start()
         victim = Counting(srv)
-        m = wait_metrics(srv, lambda m: m.get("sessions_current") == 1)
+        m = srv.wait_metrics(lambda m: m.get("sessions_current") == 1)
         r.check(m.get("sessions_current") == 1, "the session is current", repr(m))
         pids = srv.session_pids()
         r.check(len(pids) == 1, "one session process", repr(pids))
         os.kill(pids[0], signal.SIGKILL)
         t = time.monotonic()
-        m = wait_metrics(srv, lambda m: m.get("sessions_current") == 0, timeout=20)
+        m = srv.wait_metrics(lambda m: m.get("sessions_current") == 0, timeout=20)
         took = time.monotonic() - t
         r.check(m.get("sessions_current") == 0 and took < 15,
                 "a SIGKILLed session stops being current within 15 s", f"{m} after {took:.1f}s")
@@ -183,12 +163,11 @@ def test_bad_state_dir(r):
     with open(os.path.join(state, "metrics"), "w") as f:
         f.write("connections=oops\n")
     srv = Server(STATE=state)
-    srv.state = state
     try:
         srv.start()
         p = srv.poplib()
         p.quit()
-        m = wait_metrics(srv, lambda m: m.get("connections") == 1)
+        m = srv.wait_metrics(lambda m: m.get("connections") == 1)
         r.check(m.get("connections") == 1,
                 "a malformed metrics file: the logger logs on and counts from zero", repr(m))
     finally:
