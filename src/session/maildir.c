@@ -65,19 +65,16 @@ add_rec(struct scan *s, enum msg_dir dir, const char *name, const struct stat *s
 	return 0;
 }
 
-/* Adds every regular file of directory fd (dot files excluded). */
+/* Calls visit for every entry of the directory open as fd except dot
+ * files; fd is taken over and closed. Stops at the first negative return
+ * of visit. Returns 0, that return, or -errno from reading the directory. */
 static int
-scan_dir(struct scan *s, enum msg_dir dir)
+each_entry(int fd, int (*visit)(void *arg, int dfd, const struct dirent *de), void *arg)
 {
-	int fd, r = 0;
-	DIR *d;
 	struct dirent *de;
+	DIR *d;
+	int r = 0;
 
-	/* A new open file description: readdir moves its offset, and the
-	 * caller's dirfd (which carries the lock) stays untouched. */
-	fd = openat(s->fds[dir], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	d = fdopendir(fd);
 	if (d == NULL) {
 		r = -errno;
@@ -85,8 +82,6 @@ scan_dir(struct scan *s, enum msg_dir dir)
 		return r;
 	}
 	for (;;) {
-		struct stat st;
-
 		errno = 0;
 		de = readdir(d);
 		if (de == NULL) {
@@ -96,24 +91,49 @@ scan_dir(struct scan *s, enum msg_dir dir)
 		}
 		if (de->d_name[0] == '.')
 			continue;
-		/* d_type, when known, spares a stat of what cannot be a
-		 * message (the Maildir subdirectories, symlinks, ...). */
-		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
-			continue;
-		if (fstatat(s->fds[dir], de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno == ENOENT)
-				continue;   /* vanished since readdir */
-			r = -errno;
-			break;
-		}
-		if (!S_ISREG(st.st_mode))
-			continue;
-		r = add_rec(s, dir, de->d_name, &st);
+		r = visit(arg, dirfd(d), de);
 		if (r < 0)
 			break;
 	}
 	closedir(d);
 	return r;
+}
+
+struct scan_dir_arg {
+	struct scan *s;
+	enum msg_dir dir;
+};
+
+static int
+scan_visit(void *arg, int dfd, const struct dirent *de)
+{
+	struct scan_dir_arg *a = arg;
+	struct stat st;
+
+	/* d_type, when known, spares a stat of what cannot be a message
+	 * (the Maildir subdirectories, symlinks, ...). */
+	if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+		return 0;
+	if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;   /* ENOENT: vanished since readdir */
+	if (!S_ISREG(st.st_mode))
+		return 0;
+	return add_rec(a->s, a->dir, de->d_name, &st);
+}
+
+/* Adds every regular file of directory fd (dot files excluded). */
+static int
+scan_dir(struct scan *s, enum msg_dir dir)
+{
+	struct scan_dir_arg a = { s, dir };
+	int fd;
+
+	/* A new open file description: readdir moves its offset, and the
+	 * caller's dirfd (which carries the lock) stays untouched. */
+	fd = openat(s->fds[dir], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return each_entry(fd, scan_visit, &a);
 }
 
 int
@@ -484,6 +504,49 @@ remove_exact(struct mailbox *mb, const struct mailbox_msg *m)
 	return r;
 }
 
+struct follow_arg {
+	struct mailbox *mb;
+	struct lost *lost;
+	size_t n;
+	struct mailbox_expunge_result *res;
+};
+
+/* One directory entry: removes it if it is a lost message. */
+static int
+follow_visit(void *arg, int dfd, const struct dirent *de)
+{
+	struct follow_arg *a = arg;
+	struct lost key, *hit, *end = a->lost + a->n;
+	struct stat st;
+
+	key.base = de->d_name;
+	key.len = base_len(de->d_name);
+	hit = bsearch(&key, a->lost, a->n, sizeof(*a->lost), cmp_lost);
+	if (hit == NULL)
+		return 0;
+	while (hit > a->lost && cmp_lost(hit - 1, &key) == 0)
+		hit--;
+	if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	for (; hit < end && cmp_lost(hit, &key) == 0; hit++) {
+		if (hit->done)
+			continue;
+		if (!ident_same(&a->mb->msgs[hit->idx].id, &st)) {
+			/* Its name, another file: modified since the scan,
+			 * unless a match comes later. */
+			hit->why = -ESTALE;
+			continue;
+		}
+		hit->done = true;
+		if (unlinkat(dfd, de->d_name, 0) < 0)
+			not_removed(a->res, -errno);
+		else
+			a->res->removed++;
+		break;
+	}
+	return 0;
+}
+
 /* Looks through new/ and cur/ once for the messages of lost (n of them,
  * sorted by cmp_lost) and removes each file whose base name and identity
  * are those of a lost message. Returns 0 or -errno if a directory could
@@ -492,12 +555,11 @@ static int
 follow_renamed(struct mailbox *mb, struct lost *lost, size_t n,
                struct mailbox_expunge_result *res)
 {
+	struct follow_arg a = { mb, lost, n, res };
 	int d;
 
 	for (d = DIR_NEW; d < DIR_COUNT; d++) {
-		struct dirent *de;
-		DIR *dp;
-		int fd, r = 0;
+		int fd, r;
 
 		fd = openat(mb->dirfd, dir_names[d], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
@@ -505,53 +567,7 @@ follow_renamed(struct mailbox *mb, struct lost *lost, size_t n,
 				continue;   /* no such Maildir part: nothing there */
 			return -errno;
 		}
-		dp = fdopendir(fd);
-		if (dp == NULL) {
-			r = -errno;
-			close(fd);
-			return r;
-		}
-		for (;;) {
-			struct lost key, *hit;
-			struct stat st;
-
-			errno = 0;
-			de = readdir(dp);
-			if (de == NULL) {
-				if (errno != 0)
-					r = -errno;
-				break;
-			}
-			if (de->d_name[0] == '.')
-				continue;
-			key.base = de->d_name;
-			key.len = base_len(de->d_name);
-			hit = bsearch(&key, lost, n, sizeof(*lost), cmp_lost);
-			if (hit == NULL)
-				continue;
-			while (hit > lost && cmp_lost(hit - 1, &key) == 0)
-				hit--;
-			if (fstatat(dirfd(dp), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-			    !S_ISREG(st.st_mode))
-				continue;
-			for (; hit < lost + n && cmp_lost(hit, &key) == 0; hit++) {
-				if (hit->done)
-					continue;
-				if (!ident_same(&mb->msgs[hit->idx].id, &st)) {
-					/* Its name, another file: modified since
-					 * the scan, unless a match comes later. */
-					hit->why = -ESTALE;
-					continue;
-				}
-				hit->done = true;
-				if (unlinkat(dirfd(dp), de->d_name, 0) < 0)
-					not_removed(res, -errno);
-				else
-					res->removed++;
-				break;
-			}
-		}
-		closedir(dp);
+		r = each_entry(fd, follow_visit, &a);
 		if (r < 0)
 			return r;
 	}
