@@ -18,10 +18,10 @@
 #include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <systemd/sd-daemon.h>
 #include "auth.h"
 #include "config.h"
 #include "exitcode.h"
+#include "listen_fds.h"
 #include "logclient.h"
 #include "logrec.h"
 #include "session_loop.h"
@@ -50,7 +50,9 @@ connection_fd(void)
 {
 	int n, r;
 
-	n = sd_listen_fds(1);
+	/* The message names sd_listen_fds(3), whose protocol listen_fds()
+	 * implements: that is where an administrator looks it up. */
+	n = listen_fds();
 	if (n < 0) {
 		fprintf(stderr, PROG ": sd_listen_fds: %s\n", strerror(-n));
 		return -1;
@@ -63,15 +65,15 @@ connection_fd(void)
 	if (n == 1) {
 		/* A listening socket here means Accept=no: refuse rather
 		 * than serve only the first client. */
-		r = sd_is_socket(SD_LISTEN_FDS_START, AF_UNSPEC, SOCK_STREAM, 0);
+		r = fd_is_stream_socket(LISTEN_FDS_START);
 		if (r <= 0) {
 			fprintf(stderr, PROG ": fd %d is not a connected stream socket "
-			        "(the socket unit needs Accept=yes)\n", SD_LISTEN_FDS_START);
+			        "(the socket unit needs Accept=yes)\n", LISTEN_FDS_START);
 			return -1;
 		}
-		return SD_LISTEN_FDS_START;
+		return LISTEN_FDS_START;
 	}
-	if (sd_is_socket(STDIN_FILENO, AF_UNSPEC, SOCK_STREAM, 0) > 0)
+	if (fd_is_stream_socket(STDIN_FILENO) > 0)
 		return STDIN_FILENO;
 	fprintf(stderr, PROG ": no connection: run from pop3s@.service or "
 	        "systemd-socket-activate --accept\n");

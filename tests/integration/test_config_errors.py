@@ -84,6 +84,44 @@ p = subprocess.run([SESSION, "-c", path], capture_output=True, text=True, timeou
                    stdin=subprocess.DEVNULL)
 R.check(p.returncode != 0 and "no connection" in p.stderr, "pop3s-session without a socket says so",
         p.stderr)
+
+
+def activated(sock, nfds="1"):
+    """pop3s-session with sock as fd 3 (and 4) and LISTEN_PID/LISTEN_FDS
+    naming it, as systemd passes sockets (sh execs the session in place,
+    keeping its pid). Returns (exit status, stderr)."""
+
+    def pass_sock():
+        os.dup2(sock.fileno(), 3)
+        os.dup2(sock.fileno(), 4)
+
+    argv = ["/bin/sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=$0 exec "$@"', nfds, SESSION, "-c", path]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+                       pass_fds=[3, 4], preexec_fn=pass_sock)
+    return p.returncode, p.stderr
+
+
+# A listening socket passed (Accept=no): refused, not served.
+import socket  # noqa: E402
+lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+lsock.bind(("127.0.0.1", 0))
+lsock.listen()
+rc, err = activated(lsock)
+R.check(rc == 1 and "fd 3 is not a connected stream socket (the socket unit needs Accept=yes)" in err,
+        "a listening socket from systemd is refused (Accept=no)", err)
+# A datagram socket is not a connection either.
+dsock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+rc, err = activated(dsock)
+R.check(rc == 1 and "fd 3 is not a connected stream socket" in err, "a datagram socket is refused", err)
+# Two sockets: the socket unit is not Accept=yes.
+rc, err = activated(lsock, "2")
+R.check(rc == 1 and "got 2 sockets from systemd, expected 1" in err, "two passed sockets are refused", err)
+# A malformed LISTEN_FDS is reported, not taken for "no socket".
+rc, err = activated(lsock, "1x")
+R.check(rc == 1 and "sd_listen_fds: Invalid argument" in err, "a malformed LISTEN_FDS is an error", err)
+lsock.close()
+dsock.close()
+
 p = subprocess.run([SESSION, "-x"], capture_output=True, text=True, timeout=30)
 R.check(p.returncode != 0 and "usage" in p.stderr.lower(), "unknown option prints usage", p.stderr)
 
