@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -569,6 +570,63 @@ START_TEST(test_client_no_queue)
 }
 END_TEST
 
+/* The fallback reaches the journal by the native protocol: one entry per
+ * record, the same fields as the logger's, POP3_LOG_FALLBACK=1. Sending
+ * needs no new descriptor (the socket is made by logclient_new, before the
+ * session is confined): it works with RLIMIT_NOFILE used up. */
+START_TEST(test_client_journal_fallback)
+{
+	const char *path = th_path(th_dir, "journal.sock");
+	struct logclient *lc = logclient_new(NULL, 100, "::ffff:192.0.2.9");
+	int rx = th_dgram_bind(path), n;
+	struct th_jfield f[LOGREC_JOURNAL_FIELDS + 3];
+	struct rlimit old, none;
+	char buf[8192], *v;
+	long len;
+
+	ck_assert_int_eq(logclient_set_journal(lc, path), 0);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	none = old;
+	none.rlim_cur = 0;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &none), 0);
+	logclient_set_user(lc, "alice");
+	logclient_send(lc, LOGREC_COMMAND, "RETR 1", 6, "OK", "sent\n1 message");
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+	ck_assert_uint_eq(logclient_fallbacks(lc), 1);
+
+	len = th_dgram_recv(rx, buf, sizeof(buf), 2000);
+	ck_assert_int_gt(len, 0);
+	n = th_journal_decode(buf, (size_t)len, f, LOGREC_JOURNAL_FIELDS + 3);
+	ck_assert_int_gt(n, 0);
+	v = th_journal_get(f, n, "POP3_LOG_FALLBACK");
+	ck_assert_str_eq(v, "1");
+	free(v);
+	v = th_journal_get(f, n, "SYSLOG_IDENTIFIER");
+	ck_assert_str_eq(v, "pop3s-session");
+	free(v);
+	v = th_journal_get(f, n, "MESSAGE");
+	ck_assert_str_eq(v, "alice@192.0.2.9 RETR OK: sent?1 message");
+	free(v);
+	v = th_journal_get(f, n, "POP3_COMMAND");
+	ck_assert_str_eq(v, "RETR");
+	free(v);
+	v = th_journal_get(f, n, "POP3_SESSION");
+	ck_assert_str_eq(v, logclient_session_id(lc));
+	free(v);
+	v = th_journal_get(f, n, "CODE_FUNC");
+	ck_assert_str_eq(v, "send_journal");
+	free(v);
+
+	/* Back to journald's socket (absent here or not: no error either way). */
+	ck_assert_int_eq(logclient_set_journal(lc, NULL), 0);
+	logclient_send(lc, LOGREC_DISCONNECT, NULL, 0, "", "");
+	ck_assert_uint_eq(logclient_fallbacks(lc), 2);
+	ck_assert_int_eq(th_dgram_recv(rx, buf, sizeof(buf), 100), -1);
+	logclient_free(lc);
+	close(rx);
+}
+END_TEST
+
 static Suite *
 logq_suite(void)
 {
@@ -576,6 +634,7 @@ logq_suite(void)
 	TCase *core = tcase_create("Core");
 	TCase *limits = tcase_create("Limits");
 	TCase *errors = tcase_create("Errors");
+	TCase *journal = tcase_create("Journal");
 
 	tcase_add_unchecked_fixture(core, setup_runner, unlink_all);
 	tcase_add_test(core, test_create_with_depth);
@@ -604,6 +663,10 @@ logq_suite(void)
 	tcase_add_test(errors, test_client_sanitizes);
 	tcase_add_test(errors, test_client_no_queue);
 	suite_add_tcase(s, errors);
+
+	tcase_add_checked_fixture(journal, th_dir_setup, th_dir_teardown);
+	tcase_add_test(journal, test_client_journal_fallback);
+	suite_add_tcase(s, journal);
 	return s;
 }
 

@@ -1,10 +1,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include "testhelp.h"
 
@@ -159,4 +163,91 @@ th_path(const char *dir, const char *name)
 
 	snprintf(b, sizeof(bufs[0]), "%s/%s", dir, name);
 	return b;
+}
+
+int
+th_journal_decode(const char *buf, size_t len, struct th_jfield *f, size_t max)
+{
+	size_t pos = 0, n = 0;
+
+	while (pos < len) {
+		const char *nl = memchr(buf + pos, '\n', len - pos);
+		const char *eq;
+		size_t line, nlen;
+
+		if (nl == NULL || n == max)
+			return -1;
+		line = (size_t)(nl - (buf + pos));
+		eq = memchr(buf + pos, '=', line);
+		nlen = eq ? (size_t)(eq - (buf + pos)) : line;
+		if (nlen == 0 || nlen >= sizeof(f[n].name))
+			return -1;
+		memcpy(f[n].name, buf + pos, nlen);
+		f[n].name[nlen] = '\0';
+		if (eq) {
+			f[n].value = eq + 1;
+			f[n].len = line - nlen - 1;
+			pos += line + 1;
+		} else {
+			uint64_t vlen = 0;
+			int k;
+
+			pos += line + 1;
+			if (len - pos < 8)
+				return -1;
+			for (k = 7; k >= 0; k--)
+				vlen = vlen << 8 | (unsigned char)buf[pos + (size_t)k];
+			pos += 8;
+			if (vlen > len - pos || len - pos - vlen < 1 || buf[pos + vlen] != '\n')
+				return -1;
+			f[n].value = buf + pos;
+			f[n].len = (size_t)vlen;
+			pos += (size_t)vlen + 1;
+		}
+		n++;
+	}
+	return (int)n;
+}
+
+char *
+th_journal_get(const struct th_jfield *f, int n, const char *name)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(f[i].name, name) == 0) {
+			char *v = malloc(f[i].len + 1);
+
+			memcpy(v, f[i].value, f[i].len);
+			v[f[i].len] = '\0';
+			return v;
+		}
+	return NULL;
+}
+
+int
+th_dgram_bind(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_uint_lt(strlen(path), sizeof(sun.sun_path));
+	strcpy(sun.sun_path, path);
+	unlink(path);
+	ck_assert_msg(bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0, "bind %s: %s", path,
+	              strerror(errno));
+	return fd;
+}
+
+long
+th_dgram_recv(int fd, char *buf, size_t cap, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	ssize_t r;
+
+	if (poll(&p, 1, timeout_ms) != 1)
+		return -1;
+	r = recv(fd, buf, cap, MSG_DONTWAIT | MSG_TRUNC);
+	return r < 0 ? -1 : (long)r;
 }

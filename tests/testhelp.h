@@ -36,6 +36,24 @@ char *th_read_file(const char *path, size_t *len);
 /* Path joining into a static rotating buffer. */
 const char *th_path(const char *dir, const char *name);
 
+/* The native journal protocol, decoded independently of journal_send.c
+ * (tests of the journal fallback): "NAME=value\n" or "NAME\n" + 64-bit LE
+ * length + value + "\n". */
+struct th_jfield {
+	char name[65];
+	const char *value;    /* into the datagram; not NUL-terminated */
+	size_t len;
+};
+/* Returns the number of fields (at most max), or -1 if buf is malformed. */
+int th_journal_decode(const char *buf, size_t len, struct th_jfield *f, size_t max);
+/* The value of name as a malloc'd NUL-terminated string, NULL if absent. */
+char *th_journal_get(const struct th_jfield *f, int n, const char *name);
+/* Binds a datagram socket at path (removed first); returns the fd. */
+int th_dgram_bind(const char *path);
+/* Receives one datagram within timeout_ms into buf; returns its length or
+ * -1 if none arrived. */
+long th_dgram_recv(int fd, char *buf, size_t cap, int timeout_ms);
+
 #define TH_MAIN(suite_fn)                                              \
 	int main(void)                                                 \
 	{                                                              \

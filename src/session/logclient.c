@@ -10,7 +10,7 @@
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
-#include <systemd/sd-journal.h>
+#include "journal_send.h"
 #include "logclient.h"
 #include "logq.h"
 
@@ -33,6 +33,7 @@ struct logclient {
 	bool limit_noticed;     /* the LOG-LIMIT record was sent */
 	uint64_t login_fails;   /* LOGIN_FAIL records sent */
 	uint64_t suppressed;    /* records dropped by the limit */
+	struct journal_sink journal;  /* the fallback; fd -1 if socket() failed */
 };
 
 /* Copies src into a field of max octets, replacing what the wire format
@@ -96,11 +97,21 @@ logclient_new(const char *queue, unsigned timeout_ms, const char *client_ip)
 			return NULL;
 		}
 	}
+	/* The socket is made now, while the process may still create one
+	 * (the session's confinement forbids socket() later). A failure
+	 * only means no fallback, as a missing journald does. */
+	(void)journal_open(&lc->journal, NULL);
 	lc->timeout_ms = timeout_ms;
 	lc->limit = UINT64_MAX;
 	make_session_id(lc->session);
 	copy_field(lc->client_ip, LOGREC_IP_MAX, client_ip, true);
 	return lc;
+}
+
+int
+logclient_set_journal(struct logclient *lc, const char *path)
+{
+	return journal_set_path(&lc->journal, path);
 }
 
 const char *
@@ -183,18 +194,26 @@ send_queue(struct logclient *lc, const uint8_t *buf, size_t len)
 	return r;
 }
 
+#define CODE_FIELD(s) { .iov_base = (char *)(s), .iov_len = sizeof(s) - 1 }
+#define STR(x) #x
+#define XSTR(x) STR(x)
+
 static void
 send_journal(struct logclient *lc, const struct logrec *r)
 {
 	char text[LOGREC_JOURNAL_FIELDS][LOGREC_JOURNAL_FIELD_MAX];
-	struct iovec iov[LOGREC_JOURNAL_FIELDS];
+	/* and the CODE_* fields sd_journal_sendv() added */
+	struct iovec iov[LOGREC_JOURNAL_FIELDS + 3] = {
+		CODE_FIELD("CODE_FILE=" __FILE__), CODE_FIELD("CODE_LINE=" XSTR(__LINE__)),
+		CODE_FIELD("CODE_FUNC=send_journal"),
+	};
 	size_t n;
 
 	n = logrec_journal_fields(r, FALLBACK_IDENTIFIER, "POP3_LOG_FALLBACK=1",
-	                          text, iov, LOGREC_JOURNAL_FIELDS);
+	                          text, iov + 3, LOGREC_JOURNAL_FIELDS);
 	lc->fallbacks++;
 	/* Nothing else to try: stderr may be the client's socket. */
-	(void)sd_journal_sendv(iov, (int)n);
+	(void)journal_send(&lc->journal, iov, n + 3);
 }
 
 static uint64_t
@@ -301,6 +320,7 @@ logclient_free(struct logclient *lc)
 	if (!lc)
 		return;
 	close_queue(lc);
+	journal_close(&lc->journal);
 	free(lc->queue);
 	free(lc);
 }

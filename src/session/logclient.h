@@ -36,9 +36,16 @@ struct logclient;
 #define LOGCLIENT_LIMIT_COMMAND "LOG-LIMIT"
 
 /* Allocates a client for one session. queue may be missing (records then
- * fall back). client_ip is the peer address as text. Returns NULL on ENOMEM. */
+ * fall back). client_ip is the peer address as text. Also creates the
+ * socket for the journal fallback, so that records can still fall back
+ * once the session is confined. Returns NULL on ENOMEM. */
 struct logclient *logclient_new(const char *queue, unsigned timeout_ms,
                                 const char *client_ip);
+
+/* Sends the journal fallback's entries to the datagram socket at path
+ * instead of journald's (NULL: back to journald's); for tests. Creates no
+ * socket. Returns 0 or -ENAMETOOLONG. */
+int logclient_set_journal(struct logclient *lc, const char *path);
 
 /* The random session id (hex) used in every record of this session. */
 const char *logclient_session_id(const struct logclient *lc);
