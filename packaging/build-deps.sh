@@ -2,13 +2,14 @@
 # Installs what pop3s needs to build, test and run its demo on Debian 12
 # (mpop and fetchmail are real clients the tests drive; postfix delivers
 # mail in the container test; clang and its runtime libraries build the
-# libFuzzer targets, tests/fuzz).
+# libFuzzer targets, tests/fuzz; strace shows what a session opens,
+# tests/integration/test_session_files.py).
 # Safe to run again: it only installs what is missing.
 set -eu
 pkgs="build-essential autoconf automake pkg-config libgnutls28-dev libsystemd-dev
 libcrypt-dev check gnutls-bin curl python3 whois mandoc systemd systemd-container
 debhelper fakeroot lintian rpm rpmlint logrotate mpop fetchmail postfix clang
-libclang-rt-14-dev"
+libclang-rt-14-dev strace"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
