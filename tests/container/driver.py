@@ -560,6 +560,13 @@ def t_logger_restart(nsess=16, ncmd=150, restarts=3):
     say(f"# logger restart: {time.monotonic() - t:.1f} s")
 
 
+def fallback_entries(ip):
+    """Journal entries a session wrote itself (the log fallback) for ip."""
+    sh(["journalctl", "--sync"])
+    _, out = sh(["journalctl", "--no-pager", "-o", "json", "POP3_LOG_FALLBACK=1", f"POP3_CLIENT_IP={ip}"])
+    return [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+
+
 def t_queue_room():
     """With root's RLIMIT_MSGQUEUE used up by other queues, pop3s-logger.socket
     fails saying why (its ExecStartPre= probe), sessions still serve and log
@@ -579,6 +586,20 @@ def t_queue_room():
     finally:
         for n in names:
             mq_unlink(n)
+    # That session's records went to journald itself (journal_send.c, the
+    # native protocol): journald's own fields say the session sent them.
+    def until_disconnect():
+        es = fallback_entries("127.0.2.1")
+        return es if any(e.get("POP3_TYPE") == "DISCONNECT" for e in es) else None
+
+    fb = wait_until(until_disconnect, 10) or []
+    types = sorted({e.get("POP3_TYPE") for e in fb})
+    check({"CONNECT", "COMMAND", "DISCONNECT"} <= set(types)
+          and all(e.get("SYSLOG_IDENTIFIER") == "pop3s-session" and e.get("_COMM") == "pop3s-session"
+                  and str(e.get("_SYSTEMD_UNIT", "")).startswith("pop3s@") and e.get("POP3_SESSION")
+                  for e in fb),
+          "without the queue, the session's records are in the journal (POP3_LOG_FALLBACK=1, "
+          "sent by pop3s-session from its pop3s@ unit)", str(fb)[-800:])
     sh(["journalctl", "--sync"])
     _, why = sh(["journalctl", "--no-pager", "-o", "cat", "-u", "pop3s-logger.socket", "--since", since])
     check("cannot create the log queue /pop3s-log (256 records of 512 octets" in why
