@@ -101,7 +101,12 @@ struct ll_ruleset_attr {
 #endif
 #endif
 #ifdef CONFINE_SANITIZER
-#define SANITIZER_CALLS SC(clone) SC(ptrace) SC(wait4) SC(prctl) SC(sched_getaffinity) \
+#ifdef __NR_getdents
+#define SANITIZER_GETDENTS SC(getdents)  /* its thread list, on x86-64 */
+#else
+#define SANITIZER_GETDENTS
+#endif
+#define SANITIZER_CALLS SANITIZER_GETDENTS SC(clone) SC(ptrace) SC(wait4) SC(prctl) SC(sched_getaffinity) \
 	SC(getppid) SC(readlink) SC(readlinkat) SC(kill) SC(set_robust_list) SC(rseq) \
 	SC(set_tid_address) SC(sched_yield) SC(getrlimit) SC(setrlimit)
 #else
