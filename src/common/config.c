@@ -13,7 +13,8 @@
 
 /* KT_COMMAND: empty (off) or an absolute path followed by arguments,
  * split on spaces and run without a shell. */
-enum key_type { KT_PATH, KT_TEXT, KT_QUEUE, KT_UINT, KT_COMMAND };
+/* KT_CHOICE: one of the words in choices ("|a|b|"). */
+enum key_type { KT_PATH, KT_TEXT, KT_QUEUE, KT_UINT, KT_COMMAND, KT_CHOICE };
 
 struct key_def {
 	const char *name;
@@ -23,12 +24,15 @@ struct key_def {
 	unsigned min, max;   /* for numbers */
 	const char *def;     /* default as text, parsed like a file value */
 	bool empty_ok;       /* an empty value means "off" */
+	const char *choices; /* KT_CHOICE: "|word|word|" */
 };
 
 #define TEXT(k, n, t, field, d) \
 	[k] = { n, t, offsetof(struct pop3s_config, field), sizeof(((struct pop3s_config *)0)->field), 0, 0, d }
 #define UINT(k, n, field, lo, hi, d) \
 	[k] = { n, KT_UINT, offsetof(struct pop3s_config, field), 0, lo, hi, d }
+#define CHOICE(k, n, field, words, d) \
+	[k] = { n, KT_CHOICE, offsetof(struct pop3s_config, field), sizeof(((struct pop3s_config *)0)->field), 0, 0, d, false, words }
 #define OPTIONAL(k, n, t, field) \
 	[k] = { n, t, offsetof(struct pop3s_config, field), sizeof(((struct pop3s_config *)0)->field), 0, 0, "", true }
 
@@ -71,6 +75,10 @@ static const struct key_def keys[CONF_KEY_COUNT] = {
 	 * cut; 1 KiB/s is below any working link, and makes holding a
 	 * connection slot cost the client a steady download. */
 	UINT(CONF_MIN_SEND_RATE, "MIN_SEND_RATE", min_send_rate, 1, 1073741824, "1024"),
+	/* A session confines itself with Landlock when the kernel has it
+	 * (pop3s-session(8), CONFINEMENT); "required" refuses to serve
+	 * without it rather than warn. */
+	CHOICE(CONF_LANDLOCK, "LANDLOCK", landlock, "|auto|required|", "auto"),
 };
 
 const char *
@@ -142,6 +150,21 @@ store(struct pop3s_config *c, const struct key_def *d, const char *value, char *
 			return seterr(err, errlen, "%s: '%s' does not start with an absolute path",
 			              d->name, value);
 		break;
+	case KT_CHOICE: {
+		char word[64], list[128];
+		size_t j;
+
+		snprintf(word, sizeof(word), "|%s|", value);
+		if (len < sizeof(word) - 2 && !strchr(value, '|') && strstr(d->choices, word))
+			break;
+		/* "|auto|required|" -> "auto/required" */
+		snprintf(list, sizeof(list), "%s", d->choices + 1);
+		list[strlen(list) - 1] = '\0';
+		for (j = 0; list[j]; j++)
+			if (list[j] == '|')
+				list[j] = '/';
+		return seterr(err, errlen, "%s: '%s' is not one of %s", d->name, value, list);
+	}
 	case KT_TEXT:
 		break;
 	}

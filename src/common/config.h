@@ -43,6 +43,7 @@ enum config_key {
 	CONF_AUTH_PENALTY_WINDOW, /* seconds without a failure after which a source is forgiven */
 	CONF_AUTH_PENALTY_FILE, /* per-source failures, written by pop3s-logger, read by sessions */
 	CONF_MIN_SEND_RATE,     /* octets/s a client must read replies at, per TIMEOUT window */
+	CONF_LANDLOCK,          /* auto: confine if the kernel can; required: refuse to serve otherwise */
 	CONF_KEY_COUNT
 };
 
@@ -59,6 +60,7 @@ struct pop3s_config {
 	char state[PATH_MAX];
 	char filter[1024];
 	char auth_penalty_file[PATH_MAX];
+	char landlock[16];                /* "auto" or "required" */
 	unsigned timeout;
 	unsigned handshake_timeout;
 	unsigned queue_depth;

@@ -324,3 +324,10 @@ logclient_free(struct logclient *lc)
 	free(lc->queue);
 	free(lc);
 }
+
+void
+logclient_open_queue(struct logclient *lc)
+{
+	if (lc->queue && !lc->open && logq_open_sender(lc->queue, &lc->q) == 0)
+		lc->open = true;
+}

@@ -85,4 +85,9 @@ unsigned long logclient_fallbacks(const struct logclient *lc);
 /* Frees lc; NULL is allowed. */
 void logclient_free(struct logclient *lc);
 
+/* Opens the queue now if it is not open yet (a session does so before it
+ * confines itself: Landlock may then deny mq_open). A missing queue is
+ * not an error: records fall back as usual. */
+void logclient_open_queue(struct logclient *lc);
+
 #endif

@@ -20,6 +20,8 @@
 #include <sys/socket.h>
 #include "auth.h"
 #include "config.h"
+#include "confine.h"
+#include "confine_probe.h"
 #include "exitcode.h"
 #include "listen_fds.h"
 #include "logclient.h"
@@ -33,10 +35,13 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: " PROG " [-c FILE] [-n] [-h]\n"
+	        "usage: " PROG " [-c FILE] [-n | -T] [-h]\n"
 	        "  -c FILE  configuration file (default " CONFIG_DEFAULT_PATH ")\n"
 	        "  -n       check the configuration, certificate, key and priority\n"
 	        "           string, print the effective configuration and exit\n"
+	        "  -T       diagnostic: start up and confine as for a connection, then\n"
+	        "           instead of TLS write to it in plain text what the confined\n"
+	        "           session can and cannot do; exit 0 if all is as expected\n"
 	        "  -h       show this help\n"
 	        "Serves one connection passed by systemd (pop3s@.service) or\n"
 	        "systemd-socket-activate --accept, or on standard input.\n");
@@ -141,9 +146,37 @@ check_config(const struct pop3s_config *cfg)
 	return POP3S_EXIT_OK;
 }
 
+/* Confines the session (confine.h); a warning or the error goes to
+ * stderr, the journal under systemd. Returns 0 or -errno. */
 static int
-serve(const struct pop3s_config *cfg, int fd)
+confine(const struct pop3s_config *cfg, struct confine_params *cp, struct confine_status *st)
 {
+	char err[256];
+	int r;
+
+	*cp = (struct confine_params){
+		.home = cfg->home,
+		.users = cfg->users,
+		.penalty_file = cfg->auth_penalty_file,
+		.filter = cfg->filter,
+		.filter_tmpdir = session_loop_filter_tmpdir(),
+		.landlock_required = strcmp(cfg->landlock, "required") == 0,
+	};
+	r = confine_apply(cp, st, err, sizeof(err));
+	if (r < 0)
+		fprintf(stderr, PROG ": confinement failed, not serving: %s\n", err);
+	else if (st->warning[0] != '\0')
+		fprintf(stderr, PROG ": warning: %s\n", st->warning);
+	return r;
+}
+
+/* Serves the connection on fd; with probe_only (-T), stops after the
+ * confinement and reports what it allows on fd instead. */
+static int
+serve(const struct pop3s_config *cfg, int fd, bool probe_only)
+{
+	struct confine_params cp;
+	struct confine_status cst;
 	char err[CONFIG_ERR_MAX + PATH_MAX];
 	char ip[LOGREC_IP_MAX + 1];
 	char detail[LOGREC_DETAIL_MAX + 1];
@@ -169,6 +202,17 @@ serve(const struct pop3s_config *cfg, int fd)
 		return POP3S_EXIT_ERROR;
 	}
 	logclient_set_limit(log, cfg->max_log_records);
+	logclient_open_queue(log);
+
+	/* Everything from here on handles the client's input: confined. */
+	if (confine(cfg, &cp, &cst) < 0) {
+		status = POP3S_EXIT_ERROR;
+		goto out;
+	}
+	if (probe_only) {
+		status = confine_probe(fd, &cp, &cst) == 0 ? POP3S_EXIT_OK : POP3S_EXIT_ERROR;
+		goto out;
+	}
 
 	hs_ms = cfg->handshake_timeout > UINT_MAX / 1000 ? UINT_MAX
 	                                                 : cfg->handshake_timeout * 1000;
@@ -186,6 +230,7 @@ serve(const struct pop3s_config *cfg, int fd)
 		if (r < 0)
 			status = POP3S_EXIT_ERROR;
 	}
+out:
 	logclient_free(log);
 	tls_server_free(tls);
 	close(fd);
@@ -198,16 +243,19 @@ main(int argc, char **argv)
 	static struct pop3s_config cfg;   /* large: PATH_MAX buffers */
 	const char *conf = CONFIG_DEFAULT_PATH;
 	char err[CONFIG_ERR_MAX];
-	bool check_only = false;
+	bool check_only = false, probe_only = false;
 	int c, fd;
 
-	while ((c = getopt(argc, argv, "c:nh")) != -1) {
+	while ((c = getopt(argc, argv, "c:nTh")) != -1) {
 		switch (c) {
 		case 'c':
 			conf = optarg;
 			break;
 		case 'n':
 			check_only = true;
+			break;
+		case 'T':
+			probe_only = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -216,6 +264,11 @@ main(int argc, char **argv)
 			usage(stderr);
 			return POP3S_EXIT_USAGE;
 		}
+	}
+	if (check_only && probe_only) {
+		fprintf(stderr, PROG ": -n and -T exclude each other\n");
+		usage(stderr);
+		return POP3S_EXIT_USAGE;
 	}
 	if (optind != argc) {
 		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
@@ -243,5 +296,5 @@ main(int argc, char **argv)
 	fd = connection_fd();
 	if (fd < 0)
 		return POP3S_EXIT_ERROR;
-	return serve(&cfg, fd);
+	return serve(&cfg, fd, probe_only);
 }

@@ -131,10 +131,8 @@ run(const struct pop3s_config *cfg, struct tls_server *tls, struct pop3_session 
 	}
 }
 
-/* The filter's spool directory: $TMPDIR if it is an absolute path, else
- * /tmp (private to the session under PrivateTmp=yes). */
-static const char *
-filter_tmpdir(void)
+const char *
+session_loop_filter_tmpdir(void)
 {
 	const char *d = getenv("TMPDIR");
 
@@ -178,7 +176,7 @@ session_loop_run(const struct pop3s_config *cfg, struct tls_server *tls,
 	params.filter.command = cfg->filter;
 	params.filter.timeout_ms = cfg->filter_timeout_ms;
 	params.filter.max_bytes = cfg->filter_max_bytes;
-	params.filter.tmpdir = filter_tmpdir();
+	params.filter.tmpdir = session_loop_filter_tmpdir();
 	params.filter.cancel = &stop_requested;
 	s = pop3_session_new(&params, t);
 	if (s == NULL) {

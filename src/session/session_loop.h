@@ -23,4 +23,9 @@ struct logclient;
 int session_loop_run(const struct pop3s_config *cfg, struct tls_server *tls,
                      struct logclient *log);
 
+/* The filter's spool directory: $TMPDIR if it is an absolute path, else
+ * /tmp (private to the session under PrivateTmp=yes). confine.c lets the
+ * session write there when FILTER= is set. */
+const char *session_loop_filter_tmpdir(void);
+
 #endif

@@ -1,0 +1,525 @@
+/* The confinement, applied for real in a forked child (so it also works
+ * with CK_FORK=no): what it denies with which error, what it still allows
+ * in HOME and the readable directories, the FILTER= variant, the seccomp
+ * architecture checks, and LANDLOCK=required/auto on a kernel made to
+ * look as if it had no Landlock. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <dirent.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "confine.h"
+#include "testhelp.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZER 1
+#endif
+#endif
+
+static char *dir;
+static int kernel_abi;  /* Landlock ABI, read before any confinement */
+static char home[PATH_MAX], users[PATH_MAX], penalty[PATH_MAX], outside[PATH_MAX];
+
+static void
+setup(void)
+{
+	dir = th_tmpdir();
+	kernel_abi = confine_landlock_abi();
+	snprintf(home, sizeof(home), "%s/mail", dir);
+	snprintf(users, sizeof(users), "%s/etc/users", dir);
+	snprintf(penalty, sizeof(penalty), "%s/run/auth-penalty", dir);
+	snprintf(outside, sizeof(outside), "%s/outside", dir);
+	th_write_file(th_path(home, "alice/new/1.msg"), "From: a\n\nhi\n", 12);
+	ck_assert_int_eq(mkdir(th_path(home, "alice/cur"), 0700), 0);
+	th_write_file(users, "alice:x\n", 8);
+	th_write_file(penalty, "penalty", 7);
+	th_write_file(th_path(outside, "secret"), "secret\n", 7);
+}
+
+static void
+teardown(void)
+{
+	th_rm_rf(dir);
+	free(dir);
+}
+
+static struct confine_params
+params(const char *filter)
+{
+	return (struct confine_params){ home, users, penalty, filter, outside, false };
+}
+
+/* In the child: report a failed expectation and return 1. */
+#define EXPECT(cond) do { \
+		if (!(cond)) { \
+			fprintf(stderr, "%s:%d: expected %s (errno %s)\n", __FILE__, __LINE__, \
+			        #cond, strerror(errno)); \
+			return 1; \
+		} \
+	} while (0)
+/* The call fails with that errno. */
+#define DENIED(call, e) do { errno = 0; EXPECT((call) < 0 && errno == (e)); } while (0)
+
+typedef int (*confined_fn)(const struct confine_status *st, void *arg);
+
+/* Forks; the child confines itself with p and returns fn's result as its
+ * exit status. Returns the child's wait status. */
+static int
+run_confined(const struct confine_params *p, confined_fn fn, void *arg)
+{
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct confine_status st;
+		char err[256];
+
+		if (confine_apply(p, &st, err, sizeof(err)) < 0) {
+			fprintf(stderr, "confine_apply: %s\n", err);
+			_exit(2);
+		}
+		_exit(fn(&st, arg));
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+static void
+assert_exit_ok(int status)
+{
+	ck_assert_msg(WIFEXITED(status), "child killed by signal %d", WTERMSIG(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+
+static bool
+have_landlock(void)
+{
+	return kernel_abi > 0;
+}
+
+/* --- the file system ---------------------------------------------------- */
+
+static int
+outside_is_denied(const struct confine_status *st, void *arg)
+{
+	(void)arg;
+	EXPECT(st->landlock_abi == kernel_abi);
+	EXPECT(st->seccomp && st->no_new_privs && !st->filter_variant);
+	DENIED(open(th_path(outside, "secret"), O_RDONLY), EACCES);
+	DENIED(open("/etc/passwd", O_RDONLY), EACCES);
+	DENIED(open(th_path(outside, "new"), O_WRONLY | O_CREAT, 0600), EACCES);
+	DENIED(open("/tmp/pop3s-check-confine", O_WRONLY | O_CREAT, 0600), EACCES);
+	DENIED(mkdir(th_path(outside, "dir"), 0700), EACCES);
+	DENIED(unlink(th_path(outside, "secret")), EACCES);
+	errno = 0;
+	EXPECT(rename(th_path(home, "alice/new/1.msg"), th_path(outside, "stolen")) < 0 &&
+	       (errno == EACCES || errno == EXDEV));
+	DENIED(opendir(outside) == NULL ? -1 : 0, EACCES);
+	/* the readable directories are readable, not writable */
+	DENIED(open(th_path(dir, "etc/new"), O_WRONLY | O_CREAT, 0600), EACCES);
+	DENIED(open(users, O_WRONLY), EACCES);
+	DENIED(opendir(th_path(dir, "etc")) == NULL ? -1 : 0, EACCES);
+	return 0;
+}
+
+START_TEST(test_outside_denied)
+{
+	struct confine_params p = params(NULL);
+
+	if (!have_landlock())
+		return;  /* the kernel cannot; test_landlock_missing covers that case */
+	assert_exit_ok(run_confined(&p, outside_is_denied, NULL));
+	/* and nothing happened outside */
+	ck_assert_int_eq(access(th_path(outside, "new"), F_OK), -1);
+	ck_assert_int_eq(access(th_path(outside, "secret"), F_OK), 0);
+}
+END_TEST
+
+static int
+inside_works(const struct confine_status *st, void *arg)
+{
+	char buf[64];
+	int fd;
+
+	(void)st;
+	(void)arg;
+	/* what QUIT and the size cache do in a Maildir */
+	fd = open(th_path(home, "alice/.pop3s-sizes.tmp"), O_WRONLY | O_CREAT | O_EXCL, 0600);
+	EXPECT(fd >= 0);
+	EXPECT(write(fd, "x", 1) == 1 && fsync(fd) == 0 && ftruncate(fd, 0) == 0);
+	close(fd);
+	EXPECT(rename(th_path(home, "alice/.pop3s-sizes.tmp"), th_path(home, "alice/.pop3s-sizes")) == 0);
+	EXPECT(rename(th_path(home, "alice/new/1.msg"), th_path(home, "alice/cur/1.msg:2,S")) == 0);
+	fd = open(th_path(home, "alice/cur/1.msg:2,S"), O_RDONLY);
+	EXPECT(fd >= 0 && read(fd, buf, sizeof(buf)) == 12);
+	close(fd);
+	EXPECT(unlink(th_path(home, "alice/cur/1.msg:2,S")) == 0);
+	EXPECT(mkdir(th_path(home, "bob"), 0700) == 0);
+	EXPECT(opendir(home) != NULL);
+	/* the users file and the penalty table */
+	fd = open(users, O_RDONLY);
+	EXPECT(fd >= 0 && read(fd, buf, sizeof(buf)) == 8);
+	close(fd);
+	fd = open(penalty, O_RDONLY);
+	EXPECT(fd >= 0);
+	close(fd);
+	return 0;
+}
+
+START_TEST(test_inside_allowed)
+{
+	struct confine_params p = params(NULL);
+
+	assert_exit_ok(run_confined(&p, inside_works, NULL));
+	ck_assert_int_eq(access(th_path(home, "alice/.pop3s-sizes"), F_OK), 0);
+}
+END_TEST
+
+/* pop3sctl and the logger replace the users file and the penalty table by
+ * rename(): the new inode must be readable too. */
+struct sync {
+	int ready[2], go[2];
+};
+
+static int
+reads_replaced_files(const struct confine_status *st, void *arg)
+{
+	struct sync *s = arg;
+	char buf[64] = "";
+	int fd;
+
+	(void)st;
+	EXPECT(write(s->ready[1], "r", 1) == 1);
+	EXPECT(read(s->go[0], buf, 1) == 1);
+	fd = open(users, O_RDONLY);
+	EXPECT(fd >= 0 && read(fd, buf, sizeof(buf) - 1) == 15);
+	EXPECT(memcmp(buf, "alice:new-hash\n", 15) == 0);
+	close(fd);
+	fd = open(penalty, O_RDONLY);
+	EXPECT(fd >= 0 && read(fd, buf, sizeof(buf) - 1) == 3);
+	close(fd);
+	return 0;
+}
+
+START_TEST(test_replaced_files_readable)
+{
+	struct confine_params p = params(NULL);
+	struct sync s;
+	int status;
+	pid_t pid;
+	char c;
+
+	ck_assert_int_eq(pipe(s.ready), 0);
+	ck_assert_int_eq(pipe(s.go), 0);
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct confine_status st;
+		char err[256];
+
+		if (confine_apply(&p, &st, err, sizeof(err)) < 0)
+			_exit(2);
+		_exit(reads_replaced_files(&st, &s));
+	}
+	ck_assert_int_eq(read(s.ready[0], &c, 1), 1);
+	/* the child is confined now: replace both files */
+	th_write_file(th_path(dir, "etc/users.new"), "alice:new-hash\n", 15);
+	ck_assert_int_eq(rename(th_path(dir, "etc/users.new"), users), 0);
+	th_write_file(th_path(dir, "run/p.new"), "new", 3);
+	ck_assert_int_eq(rename(th_path(dir, "run/p.new"), penalty), 0);
+	ck_assert_int_eq(write(s.go[1], "g", 1), 1);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	assert_exit_ok(status);
+	close(s.ready[0]), close(s.ready[1]), close(s.go[0]), close(s.go[1]);
+}
+END_TEST
+
+/* --- system calls ------------------------------------------------------- */
+
+static int
+calls_denied(const struct confine_status *st, void *arg)
+{
+	static char *const argv[] = { "/bin/true", NULL };
+
+	(void)arg;
+	DENIED(socket(AF_INET, SOCK_STREAM, 0), EPERM);
+	DENIED(socket(AF_INET6, SOCK_DGRAM, 0), EPERM);
+	DENIED(socket(AF_UNIX, SOCK_STREAM, 0), EPERM);
+	DENIED(socket(AF_NETLINK, SOCK_RAW, 0), EPERM);
+	DENIED(execve(argv[0], argv, argv + 1), EPERM);
+	DENIED(syscall(SYS_execveat, AT_FDCWD, argv[0], argv, argv + 1, 0), EPERM);
+	DENIED(mount("none", "/mnt", "tmpfs", 0, NULL), EPERM);
+	DENIED(syscall(SYS_unshare, 0), EPERM);
+#ifndef SANITIZER
+	/* (the leak checker of sanitizer builds needs these) */
+	DENIED(prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), EPERM);
+	DENIED(ptrace(PTRACE_ATTACH, (pid_t)INT_MAX, NULL, NULL), EPERM);
+	DENIED(fork(), EPERM);
+#endif
+	/* glibc falls back from these to older calls on ENOSYS */
+	DENIED(syscall(SYS_clone3, NULL, 0), ENOSYS);
+	/* scoped signals (Landlock ABI >= 6): none to processes outside */
+	if (st->landlock_abi >= 6)
+		DENIED(kill(getppid(), 0), EPERM);
+	/* still allowed: what a session does all the time */
+	EXPECT(getpid() > 0 && write(STDERR_FILENO, "", 0) == 0);
+	return 0;
+}
+
+START_TEST(test_calls_denied)
+{
+	struct confine_params p = params(NULL);
+
+	assert_exit_ok(run_confined(&p, calls_denied, NULL));
+}
+END_TEST
+
+#if defined(__x86_64__) && !defined(__ILP32__)
+static int
+x32_call(const struct confine_status *st, void *arg)
+{
+	(void)st;
+	(void)arg;
+	syscall(0x40000000 | SYS_getpid);  /* __X32_SYSCALL_BIT */
+	return 0;  /* not reached: killed */
+}
+
+static long
+int80_getpid(void)
+{
+	long ret;
+
+	__asm__ volatile("int $0x80" : "=a"(ret) : "a"(20L) : "memory");  /* i386 getpid */
+	return ret;
+}
+
+static int
+i386_call(const struct confine_status *st, void *arg)
+{
+	(void)st;
+	(void)arg;
+	(void)int80_getpid();
+	return 0;  /* not reached: killed */
+}
+
+START_TEST(test_foreign_arch_killed)
+{
+	struct confine_params p = params(NULL);
+	int status;
+	pid_t pid;
+
+	status = run_confined(&p, x32_call, NULL);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS,
+	              "an x32 call must kill the process (status %#x)", status);
+	/* the 32-bit entry, if this kernel has it */
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(int80_getpid() == (long)getpid() ? 0 : 1);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return;  /* no IA-32 emulation here */
+	status = run_confined(&p, i386_call, NULL);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS,
+	              "an i386 call must kill the process (status %#x)", status);
+}
+END_TEST
+#endif
+
+/* --- FILTER= ------------------------------------------------------------ */
+
+/* Runs path in a child; returns its exit status, or 200 + errno. */
+static int
+spawn(const char *path)
+{
+	char *const argv[] = { (char *)path, NULL };
+	char *const envp[] = { NULL };
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return 200 + errno;
+	if (pid == 0) {
+		execve(path, argv, envp);
+		_exit(errno == EACCES ? 101 : errno == EPERM ? 102 : 103);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return 199;
+	return WEXITSTATUS(status);
+}
+
+static int
+filter_exec(const struct confine_status *st, void *arg)
+{
+	char prog[PATH_MAX];
+	int fd;
+
+	(void)arg;
+	EXPECT(st->filter_variant);
+	snprintf(prog, sizeof(prog), "%s/bin/filter", dir);
+	EXPECT(spawn(prog) == 0);                               /* the filter */
+	EXPECT(spawn(th_path(outside, "other")) == 101);        /* EACCES */
+	if (access("/usr/bin/true", X_OK) == 0)
+		EXPECT(spawn("/usr/bin/true") == 0);            /* /usr: libraries, interpreters */
+	/* the spool directory is read-write, /dev/null too; other places not */
+	fd = open(outside, O_TMPFILE | O_RDWR, 0600);
+	EXPECT(fd >= 0);
+	close(fd);
+	fd = open("/dev/null", O_WRONLY);
+	EXPECT(fd >= 0);
+	close(fd);
+	DENIED(open(th_path(dir, "etc/x"), O_WRONLY | O_CREAT, 0600), EACCES);
+	DENIED(socket(AF_INET, SOCK_STREAM, 0), EPERM);
+	return 0;
+}
+
+START_TEST(test_filter_variant)
+{
+	struct confine_params p;
+	char prog[PATH_MAX], cmd[PATH_MAX + 16];
+	size_t len;
+	char *exe = th_read_file("/bin/true", &len);
+
+	if (!have_landlock())
+		return;
+	/* two copies of /bin/true outside /usr: only the configured one runs */
+	snprintf(prog, sizeof(prog), "%s/bin/filter", dir);
+	th_write_file(prog, exe, len);
+	th_write_file(th_path(outside, "other"), exe, len);
+	free(exe);
+	ck_assert_int_eq(chmod(prog, 0755), 0);
+	ck_assert_int_eq(chmod(th_path(outside, "other"), 0755), 0);
+	snprintf(cmd, sizeof(cmd), "%s --flag", prog);
+	/* the spool directory is "outside" here; "other" is in it but not
+	 * executable for the session (no EXECUTE in the spool directory) */
+	p = params(cmd);
+	assert_exit_ok(run_confined(&p, filter_exec, NULL));
+}
+END_TEST
+
+/* --- LANDLOCK= on a kernel without Landlock ------------------------------ */
+
+/* A tiny seccomp filter that makes landlock_create_ruleset fail with
+ * ENOSYS, as on a kernel built without it. */
+static void
+hide_landlock(void)
+{
+	static const struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_landlock_create_ruleset, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), (struct sock_filter *)f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		_exit(3);
+}
+
+START_TEST(test_landlock_missing)
+{
+	struct confine_params p = params(NULL);
+	int fds[2], status;
+	char msg[512] = "";
+	ssize_t n;
+	pid_t pid;
+
+	/* required: refused with a message naming the kernel */
+	ck_assert_int_eq(pipe(fds), 0);
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct confine_status st;
+		char err[256];
+		int r;
+
+		hide_landlock();
+		p.landlock_required = true;
+		r = confine_apply(&p, &st, err, sizeof(err));
+		(void)!write(fds[1], err, strlen(err));
+		_exit(r == -ENOSYS ? 0 : 1);
+	}
+	close(fds[1]);
+	n = read(fds[0], msg, sizeof(msg) - 1);
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	assert_exit_ok(status);
+	ck_assert_int_gt(n, 0);
+	ck_assert_msg(strstr(msg, "LANDLOCK=required but kernel ") != NULL, "got: %s", msg);
+	ck_assert_msg(strstr(msg, "not serving") != NULL, "got: %s", msg);
+
+	/* auto: served with seccomp and no_new_privs, and a warning */
+	ck_assert_int_eq(pipe(fds), 0);
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct confine_status st;
+		char err[256];
+		int fd;
+
+		hide_landlock();
+		if (confine_apply(&p, &st, err, sizeof(err)) < 0)
+			_exit(2);
+		(void)!write(fds[1], st.warning, strlen(st.warning));
+		fd = open("/etc/passwd", O_RDONLY);  /* no Landlock: readable */
+		_exit(st.landlock_abi == 0 && st.seccomp && st.no_new_privs && fd >= 0 &&
+		      socket(AF_INET, SOCK_STREAM, 0) < 0 && errno == EPERM ? 0 : 1);
+	}
+	close(fds[1]);
+	memset(msg, 0, sizeof(msg));
+	n = read(fds[0], msg, sizeof(msg) - 1);
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	assert_exit_ok(status);
+	ck_assert_msg(strstr(msg, "has no Landlock (not built in)") != NULL, "got: %s", msg);
+	ck_assert_msg(strstr(msg, "serving with seccomp and no_new_privs") != NULL, "got: %s", msg);
+}
+END_TEST
+
+static Suite *
+confine_suite(void)
+{
+	Suite *s = suite_create("confine");
+	TCase *tc = tcase_create("Core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_outside_denied);
+	tcase_add_test(tc, test_inside_allowed);
+	tcase_add_test(tc, test_replaced_files_readable);
+	tcase_add_test(tc, test_calls_denied);
+#if defined(__x86_64__) && !defined(__ILP32__)
+	tcase_add_test(tc, test_foreign_arch_killed);
+#endif
+	tcase_add_test(tc, test_filter_variant);
+	tcase_add_test(tc, test_landlock_missing);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+TH_MAIN(confine_suite)
