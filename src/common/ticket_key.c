@@ -94,7 +94,8 @@ ticket_key_decode(const char *text, unsigned char key[TICKET_KEY_SIZE])
 int
 ticket_key_take_env(unsigned char key[TICKET_KEY_SIZE], char *err, size_t errlen)
 {
-	char *val = getenv(TICKET_KEY_ENV);
+	char *val = getenv(TICKET_KEY_ENV), *entry;
+	size_t entry_len;
 	int r;
 
 	if (val == NULL)
@@ -105,10 +106,14 @@ ticket_key_take_env(unsigned char key[TICKET_KEY_SIZE], char *err, size_t errlen
 	}
 	r = ticket_key_decode(val, key);
 	/* The value lives in the process's initial environment block (the
-	 * stack, shown by /proc/PID/environ) or in memory putenv/setenv
-	 * gave it: overwrite it where it is, then drop the variable. */
-	explicit_bzero(val, strlen(val));
+	 * stack, shown by /proc/PID/environ) or in a string putenv/setenv
+	 * stored: either way "NAME=value" in one piece. Overwrite all of it
+	 * where it is, once unsetenv has dropped the variable (by name; glibc
+	 * never frees environment strings). */
+	entry = val - sizeof(TICKET_KEY_ENV);
+	entry_len = sizeof(TICKET_KEY_ENV) + strlen(val);
 	unsetenv(TICKET_KEY_ENV);
+	explicit_bzero(entry, entry_len);
 	if (r < 0) {
 		snprintf(err, errlen, "%s (from %s): %s", TICKET_KEY_ENV, TICKET_KEY_DEFAULT_FILE,
 		         r == -EMSGSIZE ? "wrong length (not a key of 64 octets)" : "not valid base64");
