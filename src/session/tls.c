@@ -597,10 +597,9 @@ tls_handshake(struct tls_server *t, int fd, unsigned timeout_ms, char *err, size
 
 		/* TLS 1.3 NewSessionTicket after the handshake, and the
 		 * TLS 1.2 SessionTicket extension if the priority string
-		 * allows TLS 1.2. GnuTLS derives the key that encrypts the
-		 * tickets from this master key and the time window
-		 * (3 x TLS_TICKET_LIFETIME_S); the lifetime also bounds how
-		 * old a ticket it accepts. */
+		 * allows TLS 1.2. The lifetime is what the client is told
+		 * and bounds how old a ticket is accepted; the master key
+		 * itself is replaced every 12 h (pop3s-ticket-key.timer). */
 		r = gnutls_session_ticket_enable_server(s, &key);
 		if (r >= 0)
 			gnutls_db_set_cache_expiration(s, TLS_TICKET_LIFETIME_S);
