@@ -11,6 +11,7 @@
 #include "ctl_config.h"
 #include "ctl_log.h"
 #include "ctl_stats.h"
+#include "ctl_ticket.h"
 #include "ctl_user.h"
 
 struct verb {
@@ -23,6 +24,7 @@ static const struct verb verbs[] = {
 	{ "config", ctl_config },
 	{ "stats", ctl_stats },
 	{ "log", ctl_log },
+	{ "ticket-key", ctl_ticket },
 };
 
 /* Mirrors the SYNOPSIS of pop3sctl(8). */
@@ -39,6 +41,7 @@ usage(FILE *out)
 	    "       pop3sctl [-c file] config list\n"
 	    "       pop3sctl [-c file] stats [--json]\n"
 	    "       pop3sctl [-c file] log [--since time] [--journal-dir dir] name\n"
+	    "       pop3sctl ticket-key [--file path]\n"
 	    "       pop3sctl -h\n"
 	    "The configuration file is %s unless -c is given.\n", CONFIG_DEFAULT_PATH);
 }

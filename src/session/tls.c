@@ -18,6 +18,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include "monotime.h"
+#include "ticket_key.h"
 #include "tls.h"
 
 #define ALPN_POP3 "pop3"
@@ -26,6 +27,8 @@ struct tls_server {
 	gnutls_certificate_credentials_t cred;
 	gnutls_priority_t prio;
 	gnutls_session_t session;   /* NULL until tls_handshake succeeds */
+	bool tickets;               /* ticket_key holds the shared key */
+	unsigned char ticket_key[TICKET_KEY_SIZE];
 
 	/* The transport (see "Deadlines" in tls.h); times in monotime_ms() */
 	int fd;
@@ -318,6 +321,23 @@ load_priority(struct tls_server *t, const struct pop3s_config *cfg, char *err, s
 	return r == GNUTLS_E_MEMORY_ERROR ? -ENOMEM : -EINVAL;
 }
 
+/* The session ticket key shared by all sessions (pop3s@.service's
+ * EnvironmentFile=, written by `pop3sctl ticket-key`): taken out of the
+ * environment at start-up, before anything else could see it. Absent: no
+ * tickets, silently (a plain installation without the timer). Malformed:
+ * one line on stderr, and no tickets. */
+static void
+load_ticket_key(struct tls_server *t)
+{
+	char msg[256];
+	int r;
+
+	r = ticket_key_take_env(t->ticket_key, msg, sizeof(msg));
+	t->tickets = r > 0;
+	if (r < 0)
+		fprintf(stderr, "pop3s-session: %s; serving without TLS session resumption\n", msg);
+}
+
 int
 tls_server_new(const struct pop3s_config *cfg, struct tls_server **ret,
                char *err, size_t errlen)
@@ -331,6 +351,7 @@ tls_server_new(const struct pop3s_config *cfg, struct tls_server **ret,
 		snprintf(err, errlen, "cannot allocate TLS state: %s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
+	load_ticket_key(t);
 	r = load_credentials(t, cfg, err, errlen);
 	if (r == 0)
 		r = load_priority(t, cfg, err, errlen);
@@ -561,14 +582,28 @@ tls_handshake(struct tls_server *t, int fd, unsigned timeout_ms, char *err, size
 	t->send_deadline = deadline;
 	t->timed_out = false;
 
-	/* GNUTLS_NO_TICKETS: every session is its own process with its own
-	 * ticket key, so a ticket could never be redeemed. */
-	r = gnutls_init(&s, GNUTLS_SERVER | GNUTLS_NO_SIGNAL | GNUTLS_NO_TICKETS);
+	/* Every session is its own process: a ticket can be redeemed by a
+	 * later session only if all share the key. Without one, no tickets
+	 * (GNUTLS_NO_TICKETS), so that clients do not keep useless ones. */
+	r = gnutls_init(&s, GNUTLS_SERVER | GNUTLS_NO_SIGNAL |
+	                    (t->tickets ? 0 : GNUTLS_NO_TICKETS));
 	if (r < 0) {
 		snprintf(err, errlen, "gnutls_init: %s", gnutls_strerror(r));
 		return -1;
 	}
 	r = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, t->cred);
+	if (r >= 0 && t->tickets) {
+		const gnutls_datum_t key = { t->ticket_key, TICKET_KEY_SIZE };
+
+		/* TLS 1.3 NewSessionTicket after the handshake, and the
+		 * TLS 1.2 SessionTicket extension if the priority string
+		 * allows TLS 1.2. The lifetime is what the client is told
+		 * and bounds how old a ticket is accepted; the master key
+		 * itself is replaced every 12 h (pop3s-ticket-key.timer). */
+		r = gnutls_session_ticket_enable_server(s, &key);
+		if (r >= 0)
+			gnutls_db_set_cache_expiration(s, TLS_TICKET_LIFETIME_S);
+	}
 	if (r >= 0)
 		r = gnutls_priority_set(s, t->prio);
 	/*
@@ -747,11 +782,12 @@ tls_describe(struct tls_server *t, char *buf, size_t len)
 	if (gnutls_group_get(s) != 0)
 		group = gnutls_group_get_name(gnutls_group_get(s));
 	have_alpn = gnutls_alpn_get_selected_protocol(s, &sel) == 0;
-	snprintf(buf, len, "%s %s%s%s%s%.*s",
+	snprintf(buf, len, "%s %s%s%s%s%.*s%s",
 	         proto ? proto : "unknown", suite ? suite : "unknown",
 	         group ? " " : "", group ? group : "",
 	         have_alpn ? " alpn=" : "", have_alpn ? (int)sel.size : 0,
-	         have_alpn ? (const char *)sel.data : "");
+	         have_alpn ? (const char *)sel.data : "",
+	         gnutls_session_is_resumed(s) ? " resumed" : "");
 	return buf;
 }
 
@@ -766,5 +802,6 @@ tls_server_free(struct tls_server *t)
 		gnutls_priority_deinit(t->prio);
 	if (t->cred != NULL)
 		gnutls_certificate_free_credentials(t->cred);
+	explicit_bzero(t->ticket_key, sizeof(t->ticket_key));
 	free(t);
 }

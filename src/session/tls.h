@@ -10,6 +10,15 @@
 
 struct tls_server;
 
+/*
+ * Session resumption: tls_server_new takes the ticket key shared by all
+ * sessions from the environment (POP3S_TICKET_KEY, see ticket_key.h),
+ * wiping it there. With a key, the handshake issues tickets that any
+ * later session accepts for TLS_TICKET_LIFETIME_S; without one, none (no
+ * message); with a malformed one, a line on stderr and none.
+ */
+#define TLS_TICKET_LIFETIME_S (6 * 3600)
+
 /* Loads CERT and KEY and compiles PRIORITY from cfg. Returns 0, or -errno
  * with a one-line message naming the config file and line of the offending
  * key in err ("pop3s.conf:7: CERT /x.pem: cannot read: No such file or
@@ -80,8 +89,9 @@ int tls_write_all(void *tls_server, const void *buf, size_t len);
 #define TLS_BYE_MS 1000
 void tls_bye(struct tls_server *t);
 
-/* Protocol, cipher suite, key exchange group and ALPN as text for the
- * connect record, e.g. "TLS1.3 TLS_AES_256_GCM_SHA384 X25519 alpn=pop3".
+/* Protocol, cipher suite, key exchange group, ALPN and "resumed" for a
+ * session resumed from a ticket, as text for the connect record, e.g.
+ * "TLS1.3 TLS_AES_256_GCM_SHA384 X25519 alpn=pop3 resumed".
  * Returns buf. */
 const char *tls_describe(struct tls_server *t, char *buf, size_t len);
 

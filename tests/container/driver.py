@@ -16,6 +16,7 @@ import resource
 import shutil
 import socket
 import ssl
+import stat
 import subprocess
 import sys
 import threading
@@ -37,7 +38,8 @@ UNITDIR = "/etc/systemd/system"
 DROPIN_DIR = f"{UNITDIR}/pop3s.socket.d"
 MANPATH = "/opt/pop3s/share/man"
 PORT = 995
-UNITS = ["pop3s.socket", "pop3s@.service", "pop3s-logger.socket", "pop3s-logger.service"]
+UNITS = ["pop3s.socket", "pop3s@.service", "pop3s-logger.socket", "pop3s-logger.service",
+         "pop3s-ticket-key.service", "pop3s-ticket-key.timer"]
 PASSWORDS = {u: f"{u}-container-password" for u in ("alice", "bob", "carol", "dave", "erin", "frank")}
 
 OUT = open("/results/driver.log", "w", buffering=1)
@@ -995,6 +997,99 @@ def t_cost(n=50):
 SCORES = {}
 
 
+# --- TLS session resumption across instances (pop3s-ticket-key.*) -----------
+TICKET_KEY = "/run/pop3s/ticket-key"
+
+
+def tls13(session=None):
+    """A TLS 1.3 connection after the greeting (which brings the ticket)."""
+    ctx = CTX_TLS13
+    t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", PORT), 20),
+                        server_hostname="localhost", session=session)
+    g = b""
+    while not g.endswith(b"\r\n"):
+        g += t.recv(100)
+    return t, g
+
+
+def bye(t):
+    t.sendall(b"QUIT\r\n")
+    t.recv(100)
+    t.close()
+
+
+def ticket_key_text():
+    with open(TICKET_KEY) as f:
+        return f.read().rstrip("\n").split("=", 1)[1]
+
+
+CTX_TLS13 = None
+
+
+def t_tickets():
+    global CTX_TLS13
+    CTX_TLS13 = ssl_context()
+    CTX_TLS13.minimum_version = CTX_TLS13.maximum_version = ssl.TLSVersion.TLSv1_3
+    if systemctl("is-active", "pop3s.socket")[1].strip() != "active":
+        queue_limit()
+        systemctl("start", "pop3s-logger.socket", "pop3s.socket")
+    st = os.stat(TICKET_KEY)
+    check(st.st_uid == 0 and stat.S_IMODE(st.st_mode) == 0o600,
+          "pop3s.socket's start wrote the ticket key: root, 0600", oct(st.st_mode))
+    check(systemctl("is-active", "pop3s-ticket-key.timer")[1].strip() == "active",
+          "pop3s-ticket-key.timer is active (pulled in by pop3s.socket)")
+    rc, out = sh(["setpriv", "--reuid=pop3s", "--regid=pop3s", "--clear-groups", "cat", TICKET_KEY])
+    check(rc != 0, "user pop3s cannot read the ticket key file", out[:100])
+
+    t, g = tls13()
+    port1 = t.getsockname()[1]
+    sess = t.session
+    bye(t)
+    t, g2 = tls13(sess)
+    port2, reused = t.getsockname()[1], t.session_reused
+    sess = t.session
+    bye(t)
+    check(g.startswith(b"+OK") and sess.has_ticket and g2.startswith(b"+OK") and reused
+          and port1 != port2, "a second pop3s@ instance resumes the first one's session")
+
+    # a live instance: the key is not in its environment
+    key = ticket_key_text()
+    t, _ = tls13(sess)
+    unit = wait_until(lambda: instance_for_port(t.getsockname()[1]), 10)
+    pid = int(prop(unit, "MainPID") or 0) if unit else 0
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            env = f.read()
+    except OSError as e:
+        env = repr(e).encode()
+    sess = t.session
+    bye(t)
+    check(pid > 0 and key.encode() not in env and b"POP3S_TICKET_KEY" not in env
+          and b"REMOTE_ADDR=" in env,
+          "a live instance's /proc/PID/environ holds nothing of the ticket key", f"pid {pid}")
+    _, show = systemctl("show", "pop3s@x.service", "-p", "Environment", "-p", "EnvironmentFiles")
+    check(key not in show and TICKET_KEY in show,
+          "systemctl show names the EnvironmentFile=, not its contents", show.strip())
+
+    # rotation: the old ticket is refused (but served), a new one resumes
+    rc, out = systemctl("start", "pop3s-ticket-key.service")
+    new = ticket_key_text()
+    check(rc == 0 and new != key, "systemctl start pop3s-ticket-key.service writes a new key", out)
+    t, g = tls13(sess)
+    old_reused, fresh = t.session_reused, t.session
+    bye(t)
+    check(g.startswith(b"+OK") and not old_reused,
+          "after the rotation a ticket of the old key is not resumed, but served")
+    t, g = tls13(fresh)
+    check(g.startswith(b"+OK") and t.session_reused, "after the rotation a new ticket resumes")
+    bye(t)
+    det = [e.get("POP3_DETAIL", "") for e in journal("POP3_TYPE=CONNECT")]
+    check(any(d.endswith(" resumed") for d in det) and any(not d.endswith(" resumed") for d in det),
+          "the journal's CONNECT records tell resumed sessions from full handshakes",
+          repr(det[-4:]))
+    check(wait_no_instances(), "tickets: no pop3s@ instance left", str(instances()))
+
+
 def t_security():
     for u in ("pop3s@.service", "pop3s-logger.service"):
         rc, out = sh(["systemd-analyze", "security", "--no-pager", u])
@@ -1216,7 +1311,7 @@ def main():
     steps = [setup, t_verify, t_start, t_sessions, t_logging, t_pop3sctl, t_logger_restart, t_queue_room, t_postfix, t_auth_penalty,
              t_in_use_and_delete,
              t_idle_timeout, t_stop_mid_retr, t_max_connections, t_cost, t_flood, t_trigger_limit_counterfactual,
-             t_security, t_bench]
+             t_tickets, t_security, t_bench]
     only = open("/results/only").read().strip() if os.path.exists("/results/only") else ""
     for step in steps:
         if only and step.__name__ not in only.split(",") and step is not setup:

@@ -12,6 +12,7 @@ import ctypes.util
 import errno
 import os
 import struct
+import threading
 import time
 
 VERSION = 1
@@ -135,3 +136,67 @@ def unlink(name):
     lib = _librt()
     lib.mq_unlink.argtypes = [ctypes.c_char_p]
     lib.mq_unlink(name.encode())
+
+
+class QueueReader:
+    """Stands in for pop3s-logger: owns the queue and decodes every record
+    the sessions send, so a test sees the details of CONNECT and DISCONNECT."""
+
+    def __init__(self, name):
+        self.lib = _librt()
+        self.lib.mq_receive.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t,
+                                        ctypes.c_void_p]
+        self.lib.mq_receive.restype = ctypes.c_ssize_t
+        self.fd = create(name, 10)
+        self.records = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        buf = ctypes.create_string_buffer(MAX_SIZE)
+        while True:
+            n = self.lib.mq_receive(self.fd, buf, MAX_SIZE, None)
+            if n < 0:
+                if ctypes.get_errno() == 4:  # EINTR
+                    continue
+                return
+            rec = self._decode(buf.raw[:n])
+            with self.lock:
+                self.records.append(rec)
+
+    @staticmethod
+    def _decode(data):
+        _, rtype, _, _, pid, _ = HEADER.unpack_from(data)
+        off = HEADER.size
+        fields = {}
+        for name, _, _ in FIELDS:
+            n = data[off]
+            fields[name] = data[off + 1:off + 1 + n].decode(errors="replace")
+            off += 1 + n
+        fields["type"] = rtype
+        fields["pid"] = pid
+        return fields
+
+    def disconnects(self, since=0, want=1, timeout=10):
+        """DISCONNECT details after the first `since` records."""
+        end = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                got = [r["detail"] for r in self.records[since:] if r["type"] == DISCONNECT]
+            if len(got) >= want or time.monotonic() > end:
+                return got
+            time.sleep(0.05)
+
+    def details(self, rtype, since=0, want=1, timeout=10):
+        """Details of the records of type rtype after the first `since`."""
+        end = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                got = [r["detail"] for r in self.records[since:] if r["type"] == rtype]
+            if len(got) >= want or time.monotonic() > end:
+                return got
+            time.sleep(0.05)
+
+    def count(self):
+        with self.lock:
+            return len(self.records)

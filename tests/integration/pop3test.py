@@ -187,12 +187,17 @@ class Server:
         self.logger.send_signal(sig)
         return self.logger.wait(timeout=10)
 
-    def start_sessions(self):
-        """systemd-socket-activate --accept on the port, as pop3s.socket does."""
+    def start_sessions(self, env=None):
+        """systemd-socket-activate --accept on the port, as pop3s.socket does.
+        env: variables for the sessions (as EnvironmentFile= sets them),
+        passed by name (-E NAME), so their values stay off command lines."""
         addr = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-        p = subprocess.Popen(["systemd-socket-activate", "--accept", "-l", addr, SESSION, "-c", self.conf],
+        env = env or {}
+        setenv = [a for name in env for a in ("-E", name)]
+        p = subprocess.Popen(["systemd-socket-activate", "--accept", "-l", addr, *setenv,
+                              SESSION, "-c", self.conf],
                              start_new_session=True, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
+                             stderr=subprocess.PIPE, env=dict(os.environ, **env))
         self.procs.append(p)
         self.activator = p
         line = p.stderr.readline().decode()
@@ -209,9 +214,9 @@ class Server:
         for raw in iter(pipe.readline, b""):
             self.stderr_lines.append(raw.decode(errors="replace").rstrip())
 
-    def start(self):
+    def start(self, env=None):
         self.start_logger()
-        self.start_sessions()
+        self.start_sessions(env)
         return self
 
     def session_pids(self):

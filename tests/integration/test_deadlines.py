@@ -16,13 +16,11 @@ Against real pop3s-session processes under systemd-socket-activate
 Each session's DISCONNECT record, read straight from the log queue, says
 why it ended.
 """
-import ctypes
 import os
 import select
 import socket
 import ssl
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -39,58 +37,7 @@ SLACK = 2       # the issue's bound: limit + 2 s
 BIG = 64 << 20  # larger than every kernel buffer between server and client
 
 
-class QueueReader:
-    """Stands in for pop3s-logger: owns the queue and decodes every record
-    the sessions send, so the test sees the DISCONNECT reasons."""
-
-    def __init__(self, name):
-        self.lib = wire._librt()
-        self.lib.mq_receive.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t,
-                                        ctypes.c_void_p]
-        self.lib.mq_receive.restype = ctypes.c_ssize_t
-        self.fd = wire.create(name, 10)
-        self.records = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self):
-        buf = ctypes.create_string_buffer(wire.MAX_SIZE)
-        while True:
-            n = self.lib.mq_receive(self.fd, buf, wire.MAX_SIZE, None)
-            if n < 0:
-                if ctypes.get_errno() == 4:  # EINTR
-                    continue
-                return
-            rec = self._decode(buf.raw[:n])
-            with self.lock:
-                self.records.append(rec)
-
-    @staticmethod
-    def _decode(data):
-        _, rtype, _, _, pid, _ = wire.HEADER.unpack_from(data)
-        off = wire.HEADER.size
-        fields = {}
-        for name, _, _ in wire.FIELDS:
-            n = data[off]
-            fields[name] = data[off + 1:off + 1 + n].decode(errors="replace")
-            off += 1 + n
-        fields["type"] = rtype
-        fields["pid"] = pid
-        return fields
-
-    def disconnects(self, since=0, want=1, timeout=10):
-        """DISCONNECT details after the first `since` records."""
-        end = time.monotonic() + timeout
-        while True:
-            with self.lock:
-                got = [r["detail"] for r in self.records[since:] if r["type"] == wire.DISCONNECT]
-            if len(got) >= want or time.monotonic() > end:
-                return got
-            time.sleep(0.05)
-
-    def count(self):
-        with self.lock:
-            return len(self.records)
+QueueReader = wire.QueueReader
 
 
 class BioClient:

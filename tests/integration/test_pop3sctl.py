@@ -3,6 +3,7 @@ change for the next login or connection without restarting anything;
 refusals leave the files as they were; stats and log read what the logger
 keeps. The journal checks run in a private mount namespace with a private
 systemd-journald (root only), so the real system journal is not touched."""
+import base64
 import json
 import os
 import poplib
@@ -13,6 +14,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -374,6 +376,58 @@ def test_journal(r):
     r.check(p.returncode == 0, "the journal checks ran", p.stderr[-2000:])
 
 
+def test_ticket_key(r, srv):
+    """pop3sctl ticket-key: a fresh 64-octet key, mode 0600, replaced
+    atomically (a reader sees a whole old or new key, never a part)."""
+    d = os.path.join(srv.dir, "run-pop3s")        # created by the command
+    path = os.path.join(d, "ticket-key")
+    p = ctl(srv, "ticket-key", "--file", path)
+    r.check(p.returncode == 0 and path in p.out, "ticket-key: writes the key", p.err)
+    st = os.stat(path)
+    r.check(stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == os.getuid(),
+            "ticket-key: the file is 0600, owned by the caller", oct(st.st_mode))
+    r.check(stat.S_IMODE(os.stat(d).st_mode) == 0o755, "ticket-key: a missing directory is made 0755")
+
+    def key_of(text):
+        name, _, value = text.rstrip("\n").partition("=")
+        raw = base64.b64decode(value, validate=True)
+        return name, raw, text.count("\n")
+    name, k1, nl = key_of(read_bytes(path).decode())
+    r.check(name == "POP3S_TICKET_KEY" and len(k1) == 64 and nl == 1,
+            "ticket-key: one line POP3S_TICKET_KEY=<base64 of 64 octets>")
+    p = ctl(srv, "ticket-key", "--file", path)
+    st2 = os.stat(path)
+    _, k2, _ = key_of(read_bytes(path).decode())
+    r.check(p.returncode == 0 and k2 != k1 and st2.st_ino != st.st_ino,
+            "ticket-key: a second run writes a different key into a new file (rename)")
+
+    # a reader racing 30 rotations only ever sees whole keys
+    bad, stop = [], threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            try:
+                name, raw, nl = key_of(read_bytes(path).decode())
+                if name != "POP3S_TICKET_KEY" or len(raw) != 64 or nl != 1:
+                    bad.append(raw)
+            except Exception as e:  # noqa: BLE001 - a torn file
+                bad.append(e)
+    t = threading.Thread(target=reader)
+    t.start()
+    for _ in range(30):
+        ctl(srv, "ticket-key", "--file", path)
+    stop.set()
+    t.join()
+    r.check(not bad and sorted(os.listdir(d)) == ["ticket-key"],
+            "ticket-key: concurrent readers see whole keys; no temporary file is left", repr(bad[:2]))
+
+    p = ctl(srv, "ticket-key", "--file", os.path.join(srv.dir, "no", "such", "ticket-key"))
+    r.check(p.returncode == 1 and "No such file or directory" in p.err,
+            "ticket-key: a missing parent directory is an error", p.err)
+    p = ctl(srv, "ticket-key", "extra")
+    r.check(p.returncode == 2 and "unexpected argument" in p.err, "ticket-key: usage error", p.err)
+
+
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--journal-child":
         journal_child()
@@ -384,7 +438,7 @@ def main():
     with pop3test.Server(AUTH_DELAY_MS="100") as srv:
         srv.start()
         for fn in (test_add, test_refusals, test_tty, test_passwd, test_del, test_list, test_weak_hash,
-                   test_config, test_stats, test_log_args):
+                   test_config, test_stats, test_log_args, test_ticket_key):
             r.run(lambda res, fn=fn: fn(res, srv))
     r.run(test_journal)
     r.finish()

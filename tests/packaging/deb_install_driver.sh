@@ -60,6 +60,8 @@ for u in pop3s.socket pop3s-logger.socket pop3s-logger.service; do
 	check "$u is enabled" systemctl -q is-enabled "$u"
 	check "$u is active" systemctl -q is-active "$u"
 done
+check "pop3s-ticket-key.timer is active (pulled in by pop3s.socket)" systemctl -q is-active pop3s-ticket-key.timer
+check "session ticket key: /run/pop3s/ticket-key 600 root:root" is "$(stat -c '%a %U:%G' /run/pop3s/ticket-key)" "600 root:root"
 check "accounts pop3s and pop3s-log" sh -c "getent passwd pop3s pop3s-log >/dev/null"
 check "pop3s.conf is a conffile" grep -qx /etc/pop3s/pop3s.conf /var/lib/dpkg/info/pop3s.conffiles
 check "logrotate file is a conffile" grep -qx /etc/logrotate.d/pop3s /var/lib/dpkg/info/pop3s.conffiles
@@ -174,13 +176,14 @@ sed 's/^/#   /' /tmp/dpkg-purge.log
 touch /tmp/purge.go
 wait_for 20 grep -q . /tmp/purge.out
 check "the open session was ended by the removal" sh -c 'grep -q "^ended" /tmp/purge.out'
-left=$(systemctl list-units --all --no-legend --plain 'pop3s.socket' 'pop3s@*' 'pop3s-logger.*' |
+left=$(systemctl list-units --all --no-legend --plain 'pop3s.socket' 'pop3s@*' 'pop3s-logger.*' 'pop3s-ticket-key.*' |
 	awk '$3 != "inactive"')
 check "no pop3s unit is active or failed" is "$left" ""
 check "no process runs as pop3s or pop3s-log" sh -c '! pgrep -u pop3s,pop3s-log >/dev/null'
 check "nothing listens on 995" sh -c '! ss -Hltn "sport = :995" | grep -q .'
 check "no unit files or enablement links left" sh -c '! ls /lib/systemd/system/pop3s* /etc/systemd/system/*/pop3s* 2>/dev/null | grep -q .'
 check "/etc/pop3s removed" test ! -e /etc/pop3s
+check "/run/pop3s (the session ticket key) removed" test ! -e /run/pop3s
 check "/var/log/pop3s removed" test ! -e /var/log/pop3s
 check "/var/lib/pop3s-logger removed" test ! -e /var/lib/pop3s-logger
 check "the mail was kept" is "$(find /var/lib/pop3s/mail/alice -type f -name '*.test' | wc -l)" 2
