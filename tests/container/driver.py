@@ -1160,7 +1160,12 @@ def t_bench():
     sel = open("/results/bench").read().strip()
     n = int(open("/results/bench_n").read()) if os.path.exists("/results/bench_n") else 100
     hold = int(open("/results/bench_hold").read()) if os.path.exists("/results/bench_hold") else 0
-    names = None if sel in ("", "1", "all") else set(sel.split(","))
+    # In the order given, repeats allowed ("2,31,2,32": plain between the others).
+    if sel in ("", "1", "all"):
+        chosen = list(BENCH_VARIANTS)
+    else:
+        byname = {v[0]: v for v in BENCH_VARIANTS}
+        chosen = [BENCH_VARIANTS[int(x)] if x.isdigit() else byname[x] for x in sel.split(",")]
     t = time.monotonic()
     if systemctl("is-active", "pop3s.socket")[1].strip() != "active":
         queue_limit()
@@ -1177,10 +1182,8 @@ def t_bench():
         f"PID 1 children CPU{more} |")
     say("# |---|---|---|---|---|---|---|" + sep)
     bad = []
-    for i, variant in enumerate(BENCH_VARIANTS):
+    for variant in chosen:
         name = variant[0]
-        if names is not None and name not in names and str(i) not in names:
-            continue
         try:
             r = bench_variant(variant, n, hold)
         except Exception as e:  # noqa: BLE001

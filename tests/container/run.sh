@@ -13,7 +13,8 @@
 # Benchmark (opt-in, prints a table, asserts nothing about the figures):
 # POP3S_CT_BENCH=1 POP3S_CT_ONLY=t_bench tests/container/run.sh measures
 # every sandbox variant of pop3s@.service listed in driver.py (BENCH_VARIANTS);
-# POP3S_CT_BENCH=name,name (or their indexes) only those; POP3S_CT_BENCH_N
+# POP3S_CT_BENCH=name,name (or their indexes) only those, in that order
+# (repeats allowed: 2,31,2,32 interleaves plain); POP3S_CT_BENCH_N
 # connections per variant (default 100); POP3S_CT_BENCH_HOLD=K measures each
 # variant a second time while K other sessions stay open (default 0: not).
 # POP3S_CT_COMPARE=rounds,n,modes POP3S_CT_ONLY=t_compare: pop3s against
