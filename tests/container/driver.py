@@ -26,6 +26,7 @@ import traceback
 # The integration tests' client and helpers, bound in by run.sh.
 sys.path.insert(0, "/pop3s-test-lib")
 from pop3test import RawClient, crypt_hash, make_cert, mq_fill_budget, mq_unlink  # noqa: E402
+import compare  # noqa: E402  (this directory: the pop3s-vs-Dovecot benchmark)
 
 CONF_DIR = "/etc/pop3s"
 CONF = f"{CONF_DIR}/pop3s.conf"
@@ -1170,6 +1171,14 @@ BENCH_VARIANTS = [
     ("no SystemCallFilter", "SystemCallFilter=\n", False),
     ("RestrictNamespaces=no", "RestrictNamespaces=no\n", False),
     ("MemoryDenyWriteExecute=no", "MemoryDenyWriteExecute=no\n", False),
+    # What single options cost on top of the plain unit (which ones to keep).
+    ("plain + PrivateNetwork=yes", _PLAIN + "PrivateNetwork=yes\n", True),
+    ("plain + RestrictAddressFamilies=AF_UNIX", _PLAIN + "RestrictAddressFamilies=AF_UNIX\n", True),
+    ("plain + PrivateUsers=yes", _PLAIN + "PrivateUsers=yes\n", True),
+    ("plain + NoNewPrivileges=yes", _PLAIN + "NoNewPrivileges=yes\n", True),
+    ("plain + CapabilityBoundingSet=", _PLAIN + "CapabilityBoundingSet=\n", True),
+    ("plain + all five", _PLAIN + "PrivateNetwork=yes\nRestrictAddressFamilies=AF_UNIX\nPrivateUsers=yes\n"
+     "NoNewPrivileges=yes\nCapabilityBoundingSet=\n", True),
 ]
 
 
@@ -1267,7 +1276,12 @@ def t_bench():
     sel = open("/results/bench").read().strip()
     n = int(open("/results/bench_n").read()) if os.path.exists("/results/bench_n") else 100
     hold = int(open("/results/bench_hold").read()) if os.path.exists("/results/bench_hold") else 0
-    names = None if sel in ("", "1", "all") else set(sel.split(","))
+    # In the order given, repeats allowed ("2,31,2,32": plain between the others).
+    if sel in ("", "1", "all"):
+        chosen = list(BENCH_VARIANTS)
+    else:
+        byname = {v[0]: v for v in BENCH_VARIANTS}
+        chosen = [BENCH_VARIANTS[int(x)] if x.isdigit() else byname[x] for x in sel.split(",")]
     t = time.monotonic()
     if systemctl("is-active", "pop3s.socket")[1].strip() != "active":
         queue_limit()
@@ -1284,10 +1298,8 @@ def t_bench():
         f"PID 1 children CPU{more} |")
     say("# |---|---|---|---|---|---|---|" + sep)
     bad = []
-    for i, variant in enumerate(BENCH_VARIANTS):
+    for variant in chosen:
         name = variant[0]
-        if names is not None and name not in names and str(i) not in names:
-            continue
         try:
             r = bench_variant(variant, n, hold)
         except Exception as e:  # noqa: BLE001
@@ -1304,6 +1316,11 @@ def t_bench():
     say(f"# bench: {time.monotonic() - t:.1f} s")
 
 
+def t_compare():
+    """Opt-in: pop3s against Dovecot (compare.py; POP3S_CT_COMPARE)."""
+    compare.t_compare(sys.modules[__name__])
+
+
 def main():
     t = time.monotonic()
     say(f"# pop3s container test: {sh(['systemctl', '--version'])[1].splitlines()[0]}, "
@@ -1311,7 +1328,7 @@ def main():
     steps = [setup, t_verify, t_start, t_sessions, t_logging, t_pop3sctl, t_logger_restart, t_queue_room, t_postfix, t_auth_penalty,
              t_in_use_and_delete,
              t_idle_timeout, t_stop_mid_retr, t_max_connections, t_cost, t_flood, t_trigger_limit_counterfactual,
-             t_tickets, t_security, t_bench]
+             t_tickets, t_security, t_bench, t_compare]
     only = open("/results/only").read().strip() if os.path.exists("/results/only") else ""
     for step in steps:
         if only and step.__name__ not in only.split(",") and step is not setup:

@@ -13,14 +13,17 @@
 # Benchmark (opt-in, prints a table, asserts nothing about the figures):
 # POP3S_CT_BENCH=1 POP3S_CT_ONLY=t_bench tests/container/run.sh measures
 # every sandbox variant of pop3s@.service listed in driver.py (BENCH_VARIANTS);
-# POP3S_CT_BENCH=name,name (or their indexes) only those; POP3S_CT_BENCH_N
+# POP3S_CT_BENCH=name,name (or their indexes) only those, in that order
+# (repeats allowed: 2,31,2,32 interleaves plain); POP3S_CT_BENCH_N
 # connections per variant (default 100); POP3S_CT_BENCH_HOLD=K measures each
 # variant a second time while K other sessions stay open (default 0: not).
+# POP3S_CT_COMPARE=rounds,n,modes POP3S_CT_ONLY=t_compare: pop3s against
+# Dovecot (compare.py; run it through tests/bench/systemd-vs-dovecot.sh).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 limit=${POP3S_CT_TIMEOUT:-480}
-[ -n "${POP3S_CT_BENCH:-}" ] && limit=${POP3S_CT_TIMEOUT:-1500}
+[ -n "${POP3S_CT_BENCH:-}${POP3S_CT_COMPARE:-}" ] && limit=${POP3S_CT_TIMEOUT:-1500}
 
 if [ "$(id -u)" -ne 0 ]; then echo "container test: needs root" >&2; exit 1; fi
 for p in systemd-nspawn systemd-sysusers python3 certtool curl; do
@@ -43,6 +46,7 @@ mkdir -p "$work/build" "$results"
 [ -n "${POP3S_CT_BENCH:-}" ] && echo "$POP3S_CT_BENCH" >"$results/bench"
 [ -n "${POP3S_CT_BENCH_N:-}" ] && echo "$POP3S_CT_BENCH_N" >"$results/bench_n"
 [ -n "${POP3S_CT_BENCH_HOLD:-}" ] && echo "$POP3S_CT_BENCH_HOLD" >"$results/bench_hold"
+[ -n "${POP3S_CT_COMPARE:-}" ] && echo "$POP3S_CT_COMPARE" >"$results/compare"
 (
 	cd "$work/build"
 	[ -x "$top/configure" ] || (cd "$top" && autoreconf -fi >/dev/null 2>&1)
@@ -66,7 +70,7 @@ systemd-sysusers --root="$root" "$here/pop3s-sysusers.conf" >/dev/null 2>&1
 
 make -C "$work/build" install DESTDIR="$root" >/dev/null
 install -m 0644 "$here/pop3s-container-test.service" "$root/etc/systemd/system/"
-if [ -n "${POP3S_CT_BENCH:-}" ]; then
+if [ -n "${POP3S_CT_BENCH:-}${POP3S_CT_COMPARE:-}" ]; then
 	mkdir -p "$root/etc/systemd/system/pop3s-container-test.service.d"
 	printf '[Service]\nTimeoutStartSec=%s\n' $((limit - 30)) \
 		>"$root/etc/systemd/system/pop3s-container-test.service.d/bench.conf"
