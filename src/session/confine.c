@@ -355,7 +355,9 @@ confine_apply(const struct confine_params *p, struct confine_status *st, char *e
 	if (abi < 0) {
 		int e = errno;
 
-		if (e != ENOSYS && e != EOPNOTSUPP)
+		/* EPERM: a seccomp filter of the container or manager
+		 * (systemd-nspawn 252 knows no Landlock calls) hides it. */
+		if (e != ENOSYS && e != EOPNOTSUPP && e != EPERM)
 			return fail(err, errlen, "landlock_create_ruleset: %s", strerror(e));
 		if (uname(&u) < 0)
 			snprintf(u.release, sizeof(u.release), "?");
@@ -363,12 +365,14 @@ confine_apply(const struct confine_params *p, struct confine_status *st, char *e
 			errno = e;
 			return fail(err, errlen, "LANDLOCK=required but kernel %s has no Landlock "
 			            "(%s): not serving", u.release,
-			            e == ENOSYS ? "not built in" : "disabled at boot, see lsm=");
+			            e == ENOSYS ? "not built in" : e == EPERM ? "blocked by a system call filter"
+			            : "disabled at boot, see lsm=");
 		}
 		snprintf(st->warning, sizeof(st->warning),
 		         "kernel %s has no Landlock (%s): file system not confined, "
 		         "serving with seccomp and no_new_privs (LANDLOCK=auto)", u.release,
-		         e == ENOSYS ? "not built in" : "disabled at boot, see lsm=");
+		         e == ENOSYS ? "not built in" : e == EPERM ? "blocked by a system call filter"
+		         : "disabled at boot, see lsm=");
 	} else {
 		r = apply_landlock(p, (int)abi, err, errlen);
 		if (r < 0)

@@ -83,6 +83,7 @@ rc=0
 timeout -k 10 "$limit" systemd-nspawn --quiet --register=no --keep-unit \
 	--directory="$root" --bind-ro=/usr --private-network --console=pipe \
 	--capability=CAP_SYS_RESOURCE \
+	--system-call-filter="landlock_create_ruleset landlock_add_rule landlock_restrict_self" \
 	--bind-ro="$here:/pop3s-test" --bind-ro="$top/tests/integration:/pop3s-test-lib" \
 	--bind="$results:/results" \
 	-b -- systemd.unit=pop3s-container-test.service systemd.show_status=0 \

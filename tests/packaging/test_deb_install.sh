@@ -92,6 +92,7 @@ while :; do
 	timeout -k 10 "$limit" systemd-nspawn --quiet --register=no --keep-unit \
 		--directory="$root" --overlay="/usr:$work/usr-upper:/usr" \
 		--private-network --console=pipe --capability=CAP_SYS_RESOURCE \
+		--system-call-filter="landlock_create_ruleset landlock_add_rule landlock_restrict_self" \
 		--bind-ro="$here:/pop3s-test" --bind-ro="$work/pkgs:/pkgs" \
 		--bind="$work/results:/results" \
 		-b -- systemd.unit=pop3s-deb-test.service systemd.show_status=0 \
