@@ -3,8 +3,31 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include "fdio.h"
+
+int
+path_split(const char *path, char *dir, size_t dirlen, const char **name)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n;
+
+	if (slash == NULL) {
+		if (dirlen < 2)
+			return -ENAMETOOLONG;
+		memcpy(dir, ".", 2);
+		*name = path;
+	} else {
+		n = slash == path ? 1 : (size_t)(slash - path);
+		if (n >= dirlen)
+			return -ENAMETOOLONG;
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+		*name = slash + 1;
+	}
+	return **name == '\0' ? -EISDIR : 0;
+}
 
 int
 fd_write_all(int fd, const void *buf, size_t len)

@@ -6,6 +6,12 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+/* Splits path into its directory ("." when it has no slash, "/" for
+ * "/name") and its last component, which points into path. Returns 0,
+ * -EISDIR when the last component is empty ("dir/"), -ENAMETOOLONG when
+ * the directory does not fit in dirlen. */
+int path_split(const char *path, char *dir, size_t dirlen, const char **name);
+
 /* Writes all len octets to fd, retrying short writes and EINTR.
  * Returns 0 or -errno. */
 int fd_write_all(int fd, const void *buf, size_t len);

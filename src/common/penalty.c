@@ -162,24 +162,6 @@ penalty_decode(const uint8_t *buf, size_t len, struct penalty_table *t)
 	return 0;
 }
 
-/* Splits path into its directory and its last component. */
-static int
-split_path(const char *path, char *dir, size_t dirlen, const char **name)
-{
-	const char *slash = strrchr(path, '/');
-	size_t n;
-
-	if (slash == NULL || slash[1] == '\0')
-		return -EINVAL;
-	n = slash == path ? 1 : (size_t)(slash - path);
-	if (n >= dirlen)
-		return -ENAMETOOLONG;
-	memcpy(dir, path, n);
-	dir[n] = '\0';
-	*name = slash + 1;
-	return 0;
-}
-
 int
 penalty_file_write(const char *path, const struct penalty_table *t)
 {
@@ -189,7 +171,7 @@ penalty_file_write(const char *path, const struct penalty_table *t)
 	size_t len;
 	int r;
 
-	r = split_path(path, dir, sizeof(dir), &name);
+	r = path_split(path, dir, sizeof(dir), &name);
 	if (r < 0)
 		return r;
 	buf = malloc(PENALTY_FILE_MAX);

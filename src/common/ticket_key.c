@@ -5,90 +5,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "base64.h"
 #include "ticket_key.h"
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 void
 ticket_key_encode(const unsigned char key[TICKET_KEY_SIZE], char *out)
 {
-	size_t i, o = 0;
-
-	for (i = 0; i < TICKET_KEY_SIZE; i += 3) {
-		unsigned v = (unsigned)key[i] << 16;
-		size_t n = TICKET_KEY_SIZE - i;
-
-		if (n > 1)
-			v |= (unsigned)key[i + 1] << 8;
-		if (n > 2)
-			v |= key[i + 2];
-		out[o++] = b64[(v >> 18) & 63];
-		out[o++] = b64[(v >> 12) & 63];
-		out[o++] = n > 1 ? b64[(v >> 6) & 63] : '=';
-		out[o++] = n > 2 ? b64[v & 63] : '=';
-	}
-	out[o] = '\0';
-}
-
-/* The value of a base64 character, or -1. */
-static int
-b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	base64_encode(key, TICKET_KEY_SIZE, out);
 }
 
 int
 ticket_key_decode(const char *text, unsigned char key[TICKET_KEY_SIZE])
 {
-	size_t len = strlen(text), i, o = 0;
-	int r = 0;
+	int r = base64_decode(text, strlen(text), key, TICKET_KEY_SIZE);
 
-	if (len == 0 || len % 4 != 0)
-		return -EINVAL;
-	for (i = 0; i < len && r == 0; i += 4) {
-		int v[4], k, pad = 0;
-		unsigned bits = 0;
-
-		for (k = 0; k < 4; k++) {
-			if (text[i + k] == '=' && i + 4 == len && k >= 2) {
-				v[k] = 0;
-				pad++;
-				continue;
-			}
-			v[k] = pad ? -1 : b64_value(text[i + k]);
-			if (v[k] < 0) {
-				r = -EINVAL;
-				break;
-			}
-			bits = bits << 6 | (unsigned)v[k];
-		}
-		if (r < 0)
-			break;
-		bits <<= 6 * pad;
-		for (k = 0; k < 3 - pad; k++) {
-			if (o == TICKET_KEY_SIZE) {
-				r = -EMSGSIZE;
-				break;
-			}
-			key[o++] = (unsigned char)(bits >> (16 - 8 * k));
-		}
-		explicit_bzero(&bits, sizeof(bits));
-	}
-	if (r == 0 && o != TICKET_KEY_SIZE)
+	if (r >= 0 && r != TICKET_KEY_SIZE)
 		r = -EMSGSIZE;
-	if (r < 0)
+	if (r < 0) {
 		explicit_bzero(key, TICKET_KEY_SIZE);
-	return r;
+		return r;
+	}
+	return 0;
 }
 
 int

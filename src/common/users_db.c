@@ -220,27 +220,6 @@ build(const struct buf *old, struct edit *e)
 
 /* --- files --------------------------------------------------------------- */
 
-/* Splits path into its directory ("." if none) and base name. */
-static int
-split_path(const char *path, char *dir, size_t dirlen, const char **ret_base)
-{
-	const char *slash = strrchr(path, '/');
-	size_t n;
-
-	if (slash == NULL) {
-		snprintf(dir, dirlen, ".");
-		*ret_base = path;
-	} else {
-		n = slash == path ? 1 : (size_t)(slash - path);
-		if (n >= dirlen)
-			return -ENAMETOOLONG;
-		memcpy(dir, path, n);
-		dir[n] = '\0';
-		*ret_base = slash + 1;
-	}
-	return **ret_base == '\0' ? -EISDIR : 0;
-}
-
 /* Opens and locks PATH.lock; the lock ends when the descriptor is closed. */
 static int
 lock_db(const char *path)
@@ -337,7 +316,7 @@ users_db_change(const char *path, enum users_db_op op, const char *user, const c
 	if (op != USERS_DB_ADD && op != USERS_DB_SET && op != USERS_DB_DELETE)
 		return -EINVAL;
 	e.ulen = strlen(user);
-	r = split_path(path, dir, sizeof(dir), &base);
+	r = path_split(path, dir, sizeof(dir), &base);
 	if (r < 0)
 		return r;
 	lockfd = lock_db(path);

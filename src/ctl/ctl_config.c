@@ -258,20 +258,6 @@ lock_dir(const char *dir)
 	return fd;
 }
 
-static void
-split_path(const char *path, char *dir, size_t len, const char **base)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL) {
-		snprintf(dir, len, ".");
-		*base = path;
-	} else {
-		snprintf(dir, len, "%.*s", slash == path ? 1 : (int)(slash - path), path);
-		*base = slash + 1;
-	}
-}
-
 /* The value alone, as config_set sees it. Blanks at either end would be
  * trimmed when the file is read back, so they are refused here. */
 static int
@@ -343,7 +329,11 @@ config_set_key(const char *path, const char *key, const char *value)
 
 	if (check_value(path, key, value) < 0)
 		return CTL_ERR;
-	split_path(path, dir, sizeof(dir), &base);
+	r = path_split(path, dir, sizeof(dir), &base);
+	if (r < 0) {
+		error(0, -r, "%s", path);
+		return CTL_ERR;
+	}
 	lockfd = lock_dir(dir);
 	if (lockfd < 0) {
 		error(0, -lockfd, "%s: cannot lock the directory", dir);

@@ -43,22 +43,10 @@ random_key(unsigned char key[TICKET_KEY_SIZE])
 static int
 prepare_dir(const char *path, char *dir, size_t dirlen, const char **name)
 {
-	const char *slash = strrchr(path, '/');
-	size_t n;
+	int r = path_split(path, dir, dirlen, name);
 
-	if (slash == NULL) {
-		snprintf(dir, dirlen, ".");
-		*name = path;
-	} else {
-		n = slash == path ? 1 : (size_t)(slash - path);
-		if (n >= dirlen)
-			return -ENAMETOOLONG;
-		memcpy(dir, path, n);
-		dir[n] = '\0';
-		*name = slash + 1;
-	}
-	if (**name == '\0')
-		return -EISDIR;
+	if (r < 0)
+		return r;
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
