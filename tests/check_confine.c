@@ -421,83 +421,88 @@ END_TEST
 
 /* --- LANDLOCK= on a kernel without Landlock ------------------------------ */
 
-/* A tiny seccomp filter that makes landlock_create_ruleset fail with
- * ENOSYS, as on a kernel built without it. */
+/* Makes landlock_create_ruleset() fail with e, as a kernel without
+ * Landlock (ENOSYS), one booted without it in lsm= (EOPNOTSUPP) or a
+ * container manager's system-call filter (EPERM) would. */
 static void
-hide_landlock(void)
+hide_landlock(int e)
 {
-	static const struct sock_filter f[] = {
+	struct sock_filter f[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_landlock_create_ruleset, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)e),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
-	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), (struct sock_filter *)f };
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
 	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
 		_exit(3);
 }
 
+static const struct {
+	int err;
+	const char *why;
+} no_landlock[] = {
+	{ ENOSYS, "(not built in)" },
+	{ EOPNOTSUPP, "(disabled at boot, see lsm=)" },
+	{ EPERM, "(blocked by a system call filter)" },
+};
+
+/* The child of test_landlock_missing: confines itself without Landlock,
+ * writes the error (required) or the warning (auto) to out and exits 0
+ * if the outcome is the expected one. */
+static void
+confine_without_landlock(struct confine_params p, int e, bool required, int out)
+{
+	struct confine_status st;
+	char err[256];
+	int r, fd;
+
+	hide_landlock(e);
+	p.landlock_required = required;
+	r = confine_apply(&p, &st, err, sizeof(err));
+	if (required) {
+		(void)!write(out, err, strlen(err));
+		_exit(r == -e ? 0 : 1);
+	}
+	if (r < 0)
+		_exit(2);
+	(void)!write(out, st.warning, strlen(st.warning));
+	fd = open("/etc/passwd", O_RDONLY);  /* no Landlock: readable */
+	_exit(st.landlock_abi == 0 && st.seccomp && st.no_new_privs && fd >= 0 &&
+	      socket(AF_INET, SOCK_STREAM, 0) < 0 && errno == EPERM ? 0 : 1);
+}
+
+/* Each reason, with LANDLOCK=required (even rows: refused, naming the
+ * kernel and the reason) and auto (odd rows: served with seccomp and
+ * no_new_privs, and a warning). */
 START_TEST(test_landlock_missing)
 {
-	struct confine_params p = params(NULL);
-	int fds[2], status;
+	bool required = _i % 2 == 0;
+	int e = no_landlock[_i / 2].err, fds[2], status;
 	char msg[512] = "";
-	ssize_t n;
 	pid_t pid;
 
-	/* required: refused with a message naming the kernel */
 	ck_assert_int_eq(pipe(fds), 0);
 	fflush(NULL);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		struct confine_status st;
-		char err[256];
-		int r;
-
-		hide_landlock();
-		p.landlock_required = true;
-		r = confine_apply(&p, &st, err, sizeof(err));
-		(void)!write(fds[1], err, strlen(err));
-		_exit(r == -ENOSYS ? 0 : 1);
-	}
+	if (pid == 0)
+		confine_without_landlock(params(NULL), e, required, fds[1]);
 	close(fds[1]);
-	n = read(fds[0], msg, sizeof(msg) - 1);
+	ck_assert_int_gt(read(fds[0], msg, sizeof(msg) - 1), 0);
 	close(fds[0]);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	assert_exit_ok(status);
-	ck_assert_int_gt(n, 0);
-	ck_assert_msg(strstr(msg, "LANDLOCK=required but kernel ") != NULL, "got: %s", msg);
-	ck_assert_msg(strstr(msg, "not serving") != NULL, "got: %s", msg);
-
-	/* auto: served with seccomp and no_new_privs, and a warning */
-	ck_assert_int_eq(pipe(fds), 0);
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		struct confine_status st;
-		char err[256];
-		int fd;
-
-		hide_landlock();
-		if (confine_apply(&p, &st, err, sizeof(err)) < 0)
-			_exit(2);
-		(void)!write(fds[1], st.warning, strlen(st.warning));
-		fd = open("/etc/passwd", O_RDONLY);  /* no Landlock: readable */
-		_exit(st.landlock_abi == 0 && st.seccomp && st.no_new_privs && fd >= 0 &&
-		      socket(AF_INET, SOCK_STREAM, 0) < 0 && errno == EPERM ? 0 : 1);
+	ck_assert_msg(strstr(msg, no_landlock[_i / 2].why) != NULL, "got: %s", msg);
+	if (required) {
+		ck_assert_msg(strstr(msg, "LANDLOCK=required but no Landlock on kernel ") != NULL, "got: %s", msg);
+		ck_assert_msg(strstr(msg, "not serving") != NULL, "got: %s", msg);
+	} else {
+		ck_assert_msg(strstr(msg, "no Landlock on kernel ") != NULL, "got: %s", msg);
+		ck_assert_msg(strstr(msg, "serving with seccomp and no_new_privs") != NULL, "got: %s", msg);
 	}
-	close(fds[1]);
-	memset(msg, 0, sizeof(msg));
-	n = read(fds[0], msg, sizeof(msg) - 1);
-	close(fds[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	assert_exit_ok(status);
-	ck_assert_msg(strstr(msg, "has no Landlock (not built in)") != NULL, "got: %s", msg);
-	ck_assert_msg(strstr(msg, "serving with seccomp and no_new_privs") != NULL, "got: %s", msg);
 }
 END_TEST
 
@@ -517,7 +522,7 @@ confine_suite(void)
 	tcase_add_test(tc, test_foreign_arch_killed);
 #endif
 	tcase_add_test(tc, test_filter_variant);
-	tcase_add_test(tc, test_landlock_missing);
+	tcase_add_loop_test(tc, test_landlock_missing, 0, 2 * sizeof(no_landlock) / sizeof(no_landlock[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }

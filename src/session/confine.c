@@ -342,6 +342,7 @@ confine_apply(const struct confine_params *p, struct confine_status *st, char *e
 {
 	bool filter = p->filter != NULL && p->filter[0] != '\0';
 	struct utsname u;
+	const char *why;
 	long abi;
 	int r;
 
@@ -359,20 +360,18 @@ confine_apply(const struct confine_params *p, struct confine_status *st, char *e
 		 * (systemd-nspawn 252 knows no Landlock calls) hides it. */
 		if (e != ENOSYS && e != EOPNOTSUPP && e != EPERM)
 			return fail(err, errlen, "landlock_create_ruleset: %s", strerror(e));
+		why = e == ENOSYS ? "not built in"
+		      : e == EPERM ? "blocked by a system call filter" : "disabled at boot, see lsm=";
 		if (uname(&u) < 0)
 			snprintf(u.release, sizeof(u.release), "?");
 		if (p->landlock_required) {
 			errno = e;
-			return fail(err, errlen, "LANDLOCK=required but kernel %s has no Landlock "
-			            "(%s): not serving", u.release,
-			            e == ENOSYS ? "not built in" : e == EPERM ? "blocked by a system call filter"
-			            : "disabled at boot, see lsm=");
+			return fail(err, errlen, "LANDLOCK=required but no Landlock on kernel %s (%s): "
+			            "not serving", u.release, why);
 		}
 		snprintf(st->warning, sizeof(st->warning),
-		         "kernel %s has no Landlock (%s): file system not confined, "
-		         "serving with seccomp and no_new_privs (LANDLOCK=auto)", u.release,
-		         e == ENOSYS ? "not built in" : e == EPERM ? "blocked by a system call filter"
-		         : "disabled at boot, see lsm=");
+		         "no Landlock on kernel %s (%s): file system not confined, "
+		         "serving with seccomp and no_new_privs (LANDLOCK=auto)", u.release, why);
 	} else {
 		r = apply_landlock(p, (int)abi, err, errlen);
 		if (r < 0)
