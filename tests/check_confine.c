@@ -506,6 +506,74 @@ START_TEST(test_landlock_missing)
 }
 END_TEST
 
+/* A filter already in place that refuses seccomp() and Landlock with
+ * EPERM, as systemd's SystemCallFilter=@system-service with
+ * SystemCallErrorNumber=EPERM does: the session serves under it and
+ * says so; without EPERM from that filter it would not. */
+static void
+outer_filter(unsigned action)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_seccomp, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_landlock_create_ruleset, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, action),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		_exit(3);
+}
+
+START_TEST(test_outer_filter)
+{
+	int fds[2], status;
+	char msg[1024] = "";
+	pid_t pid;
+
+	if (!confine_have_seccomp())
+		return;
+	ck_assert_int_eq(pipe(fds), 0);
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct confine_params p = params(NULL);
+		struct confine_status st;
+		char err[256];
+		int r;
+
+		/* _i == 0: EPERM, served; _i == 1: EACCES, refused */
+		outer_filter(SECCOMP_RET_ERRNO | (_i == 0 ? EPERM : EACCES));
+		r = confine_apply(&p, &st, err, sizeof(err));
+		if (_i == 1) {
+			(void)!write(fds[1], err, strlen(err));
+			_exit(r < 0 ? 0 : 1);
+		}
+		(void)!write(fds[1], st.warning, strlen(st.warning));
+		_exit(r == 0 && st.outer_seccomp && !st.seccomp && st.no_new_privs &&
+		      st.landlock_abi == 0 ? 0 : 1);
+	}
+	close(fds[1]);
+	ck_assert_int_gt(read(fds[0], msg, sizeof(msg) - 1), 0);
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	assert_exit_ok(status);
+	if (_i == 0) {
+		ck_assert_msg(strstr(msg, "(blocked by a system call filter)") != NULL, "got: %s", msg);
+		ck_assert_msg(strstr(msg, "; seccomp() refused by the unit's system-call filter: serving "
+		                          "under that filter") != NULL, "got: %s", msg);
+		ck_assert_msg(strstr(msg, "SystemCallFilter=seccomp landlock_create_ruleset") != NULL,
+		              "got: %s", msg);
+	} else {
+		ck_assert_msg(strstr(msg, "landlock_create_ruleset: Permission denied") != NULL ||
+		              strstr(msg, "seccomp: Permission denied") != NULL, "got: %s", msg);
+	}
+}
+END_TEST
+
 static Suite *
 confine_suite(void)
 {
@@ -522,6 +590,7 @@ confine_suite(void)
 	tcase_add_test(tc, test_foreign_arch_killed);
 #endif
 	tcase_add_test(tc, test_filter_variant);
+	tcase_add_loop_test(tc, test_outer_filter, 0, 2);
 	tcase_add_loop_test(tc, test_landlock_missing, 0, 2 * sizeof(no_landlock) / sizeof(no_landlock[0]));
 	suite_add_tcase(s, tc);
 	return s;

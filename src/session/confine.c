@@ -324,8 +324,25 @@ apply_seccomp(bool filter, struct confine_status *st, char *err, size_t errlen)
 		prog.len = (unsigned short)(sizeof(serve_filter) / sizeof(serve_filter[0]));
 		prog.filter = (struct sock_filter *)serve_filter;
 	}
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
-		return fail(err, errlen, "seccomp: %s", strerror(errno));
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) {
+		int e = errno;
+		size_t n = strlen(st->warning);
+
+		/* The unit's own SystemCallFilter= (systemd 252 lists neither
+		 * seccomp() nor Landlock's calls in any group) with
+		 * SystemCallErrorNumber=EPERM: the process is filtered already,
+		 * by the administrator's list; serve under it and say how to
+		 * get both. */
+		if (e != EPERM || prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 2)
+			return fail(err, errlen, "seccomp: %s", strerror(e));
+		st->outer_seccomp = true;
+		snprintf(st->warning + n, sizeof(st->warning) - n,
+		         "%sseccomp() refused by the unit's system-call filter: serving under that "
+		         "filter, not pop3s's own; add SystemCallFilter=seccomp "
+		         "landlock_create_ruleset landlock_add_rule landlock_restrict_self",
+		         n > 0 ? "; " : "");
+		return 0;
+	}
 	st->seccomp = true;
 #else
 	(void)filter;

@@ -35,16 +35,21 @@ struct confine_params {
 struct confine_status {
 	int landlock_abi;           /* ABI in force, 0 = no Landlock */
 	bool seccomp;               /* the filter is installed */
+	bool outer_seccomp;         /* it was refused by a filter already in
+	                             * place (the unit's SystemCallFilter=),
+	                             * which the session serves under */
 	bool no_new_privs;
 	bool filter_variant;        /* the FILTER= widening is in force */
-	char warning[256];          /* non-empty: say it once on stderr */
+	char warning[512];          /* non-empty: say it once on stderr */
 };
 
 /* Applies the three layers in that order. Returns 0 (st filled; with
  * LANDLOCK=auto on a kernel without Landlock, st->landlock_abi is 0 and
- * st->warning says so), or -errno and a one-line message in err: a layer
- * that failed, or no Landlock with LANDLOCK=required. On failure the
- * process may be partly confined and must not serve. */
+ * st->warning says so; when a system-call filter already in place refuses
+ * seccomp() with EPERM, st->outer_seccomp is set and st->warning says
+ * so), or -errno and a one-line message in err: a layer that failed, or
+ * no Landlock with LANDLOCK=required. On failure the process may be
+ * partly confined and must not serve. */
 int confine_apply(const struct confine_params *p, struct confine_status *st,
                   char *err, size_t errlen);
 

@@ -115,10 +115,12 @@ confine_probe(int fd, const struct confine_params *p, const struct confine_statu
 
 	if (st->landlock_abi > 0)
 		say(&rp, "CONFINEMENT landlock=%d seccomp=%s no_new_privs=%s\n", st->landlock_abi,
-		    st->seccomp ? "on" : "off", st->no_new_privs ? "on" : "off");
+		    st->seccomp ? "on" : st->outer_seccomp ? "outer" : "off",
+		    st->no_new_privs ? "on" : "off");
 	else
 		say(&rp, "CONFINEMENT landlock=off seccomp=%s no_new_privs=%s\n",
-		    st->seccomp ? "on" : "off", st->no_new_privs ? "on" : "off");
+		    st->seccomp ? "on" : st->outer_seccomp ? "outer" : "off",
+		    st->no_new_privs ? "on" : "off");
 
 	/* With FILTER=, /etc is readable and only file permissions keep
 	 * /etc/shadow: reported, not judged (a session never runs as root). */

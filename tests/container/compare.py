@@ -340,31 +340,33 @@ def _run(d, cg, srv, conc, n, resume, want):
     per = -(-n // conc)
     procs = [ctx.Process(target=_client, args=(srv.port, per, resume, want, BENCH_USERS[i], d.CERT, barrier, q))
              for i in range(conc)]
+    def usage():
+        """CPU µs so far of the whole container, the client (the driver),
+        PID 1, journald and the server's own units, once all is idle."""
+        srv.wait_idle(d)
+        time.sleep(SETTLE)
+        return dict(root=Cgroups.usage(cg.root), driver=Cgroups.usage(cg.driver),
+                    init=Cgroups.usage(cg.init), journald=Cgroups.usage(cg.unit("systemd-journald.service")),
+                    own=sum(Cgroups.usage(p) for p in srv.own))
+
     for p in procs:
         p.start()
-    srv.wait_idle(d)
-    time.sleep(SETTLE)
-    r0, d0, p0 = Cgroups.usage(cg.root), Cgroups.usage(cg.driver), Cgroups.usage(cg.init)
-    j0 = Cgroups.usage(cg.unit("systemd-journald.service"))
-    own0 = sum(Cgroups.usage(p) for p in srv.own)
+    u0 = usage()
     t0 = time.monotonic()
     barrier.wait()
     res = [q.get(timeout=300) for _ in procs]
     wall = time.monotonic() - t0
     for p in procs:
         p.join()
-    srv.wait_idle(d)
-    time.sleep(SETTLE)
-    r1, d1, p1 = Cgroups.usage(cg.root), Cgroups.usage(cg.driver), Cgroups.usage(cg.init)
-    j1 = Cgroups.usage(cg.unit("systemd-journald.service"))
+    u1 = usage()
     ok = sum(r[0] for r in res)
     errs = [r[2] for r in res if r[2]]
     if errs or ok != per * conc:
         raise RuntimeError(f"{srv.name}: {ok} of {per * conc} sessions served; {errs[:3]}")
-    return dict(cpu=(r1 - r0 - (d1 - d0)) / 1000 / ok, pid1=(p1 - p0) / 1000 / ok,
-                journald=(j1 - j0) / 1000 / ok, rate=ok / wall, client=(d1 - d0) / 1000 / ok,
-                resumed=sum(r[1] for r in res) / ok, tickets=sum(r[3] for r in res) / ok,
-                own=(sum(Cgroups.usage(p) for p in srv.own) - own0) / 1000 / ok)
+    ms = {k: (u1[k] - u0[k]) / 1000 / ok for k in u0}
+    return dict(cpu=ms["root"] - ms["driver"], pid1=ms["init"], journald=ms["journald"], rate=ok / wall,
+                client=ms["driver"], resumed=sum(r[1] for r in res) / ok, tickets=sum(r[3] for r in res) / ok,
+                own=ms["own"])
 
 
 def _modes(spec):
