@@ -421,6 +421,94 @@ END_TEST
 
 /* --- LANDLOCK= on a kernel without Landlock ------------------------------ */
 
+/* --- after login: the mailbox layer ---------------------------------- */
+
+struct mailbox_arg {
+	const struct confine_params *p;
+	bool filter;
+};
+
+static int
+only_own_mailbox(const struct confine_status *st, void *arg)
+{
+	const struct mailbox_arg *m = arg;
+	char err[256];
+	DIR *d;
+	int fd;
+
+	fd = open(th_path(home, "alice"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	EXPECT(fd >= 0);
+	/* before: bob's mailbox is reachable (HOME is read-write) */
+	EXPECT((d = opendir(th_path(home, "bob"))) != NULL);
+	closedir(d);
+	EXPECT(confine_mailbox(m->p, st, fd, err, sizeof(err)) == 0);
+	/* alice's own mail: read, write, rename, delete, as a session does */
+	fd = openat(fd, "new/1.msg", O_RDONLY | O_CLOEXEC);
+	EXPECT(fd >= 0);
+	close(fd);
+	fd = open(th_path(home, "alice/tmp.cache"), O_WRONLY | O_CREAT | O_EXCL, 0600);
+	EXPECT(fd >= 0);
+	close(fd);
+	EXPECT(rename(th_path(home, "alice/tmp.cache"), th_path(home, "alice/cache")) == 0);
+	EXPECT(unlink(th_path(home, "alice/cache")) == 0);
+	EXPECT(rename(th_path(home, "alice/new/1.msg"), th_path(home, "alice/cur/1.msg:2,")) == 0);
+	/* everyone else's: nothing */
+	DENIED(open(th_path(home, "bob/new/2.msg"), O_RDONLY), EACCES);
+	DENIED(opendir(th_path(home, "bob")) == NULL ? -1 : 0, EACCES);
+	DENIED(unlink(th_path(home, "bob/new/2.msg")), EACCES);
+	DENIED(opendir(home) == NULL ? -1 : 0, EACCES);
+	DENIED(open(th_path(home, "carol"), O_WRONLY | O_CREAT, 0600), EACCES);
+	DENIED(mkdir(th_path(home, "carol"), 0700), EACCES);
+	errno = 0;
+	EXPECT(rename(th_path(home, "alice/cur/1.msg:2,"), th_path(home, "bob/new/3.msg")) < 0 &&
+	       (errno == EACCES || errno == EXDEV));
+	/* the rest of the confinement stands (FILTER= spools in outside) */
+	if (!m->filter) {
+		DENIED(open(th_path(outside, "secret"), O_RDONLY), EACCES);
+		DENIED(socket(AF_INET, SOCK_STREAM, 0), EPERM);
+	}
+	DENIED(opendir("/") == NULL ? -1 : 0, EACCES);
+	/* no more logins: the users and penalty files are closed to it */
+	DENIED(open(users, O_RDONLY), EACCES);
+	DENIED(open(penalty, O_RDONLY), EACCES);
+	return 0;
+}
+
+/* _i 0: the normal filter; 1: with FILTER= (its wider rules stay). */
+START_TEST(test_mailbox_layer)
+{
+	struct confine_params p = params(_i == 0 ? NULL : "/bin/cat");
+	struct mailbox_arg m = { &p, _i == 1 };
+
+	if (!have_landlock())
+		return;
+	th_write_file(th_path(home, "bob/new/2.msg"), "From: b\n\nbob's\n", 15);
+	assert_exit_ok(run_confined(&p, only_own_mailbox, &m));
+}
+END_TEST
+
+static int
+mailbox_without_landlock(const struct confine_status *st, void *arg)
+{
+	struct confine_status none = *st;
+	char err[256];
+	int fd = open(home, O_RDONLY | O_DIRECTORY);
+
+	(void)arg;
+	none.landlock_abi = 0;
+	EXPECT(confine_mailbox(arg, &none, fd, err, sizeof(err)) == 0);
+	return 0;
+}
+
+START_TEST(test_mailbox_layer_no_landlock)
+{
+	struct confine_params p = params(NULL);
+
+	/* nothing to narrow: not an error */
+	assert_exit_ok(run_confined(&p, mailbox_without_landlock, &p));
+}
+END_TEST
+
 /* Makes landlock_create_ruleset() fail with e, as a kernel without
  * Landlock (ENOSYS), one booted without it in lsm= (EOPNOTSUPP) or a
  * container manager's system-call filter (EPERM) would. */
@@ -591,6 +679,8 @@ confine_suite(void)
 #endif
 	tcase_add_test(tc, test_filter_variant);
 	tcase_add_loop_test(tc, test_outer_filter, 0, 2);
+	tcase_add_loop_test(tc, test_mailbox_layer, 0, 2);
+	tcase_add_test(tc, test_mailbox_layer_no_landlock);
 	tcase_add_loop_test(tc, test_landlock_missing, 0, 2 * sizeof(no_landlock) / sizeof(no_landlock[0]));
 	suite_add_tcase(s, tc);
 	return s;

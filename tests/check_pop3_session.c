@@ -651,6 +651,66 @@ START_TEST(test_home_missing)
 }
 END_TEST
 
+/* The hook that narrows the confinement to the mailbox (main.c:
+ * confine_mailbox) gets the user's own directory; when it fails, the
+ * login fails as a temporary error and the mailbox is left as it was. */
+struct enter_record {
+	int calls;
+	ino_t ino;
+	int result;
+};
+
+static int
+record_enter(void *ctx, int dirfd, char *err, size_t errlen)
+{
+	struct enter_record *r = ctx;
+	struct stat st;
+
+	r->calls++;
+	r->ino = fstat(dirfd, &st) == 0 ? st.st_ino : 0;
+	if (r->result < 0)
+		snprintf(err, errlen, "cannot confine to the mailbox: %s", strerror(-r->result));
+	return r->result;
+}
+
+START_TEST(test_enter_mailbox)
+{
+	struct enter_record rec = { 0, 0, _i == 0 ? 0 : -EPERM };
+	struct conn c;
+	struct stat st;
+
+	ck_assert_int_eq(stat(th_path(home, "alice"), &st), 0);
+	params.enter_mailbox = record_enter;
+	params.enter_mailbox_ctx = &rec;
+	conn_open(&c);
+	ck_assert_str_eq(SAY(&c, "USER alice\r\nPASS wrong\r\n"),
+	                 "+OK Send your password\r\n-ERR [AUTH] Authentication failed\r\n");
+	ck_assert_int_eq(rec.calls, 0);
+	if (_i == 0) {
+		ck_assert_str_eq(SAY(&c, "USER alice\r\nPASS secret\r\n"),
+		                 "+OK Send your password\r\n+OK Logged in, 4 messages (147 octets)\r\n");
+		ck_assert_int_eq(pop3_session_state(c.s), POP3_STATE_TRANSACTION);
+	} else {
+		ck_assert_str_eq(SAY(&c, "USER alice\r\nPASS secret\r\n"),
+		                 "+OK Send your password\r\n-ERR [SYS/TEMP] Cannot open the mailbox\r\n");
+		ck_assert_int_eq(pop3_session_state(c.s), POP3_STATE_AUTHORIZATION);
+	}
+	ck_assert_int_eq(rec.calls, 1);
+	ck_assert_uint_eq(rec.ino, st.st_ino);
+	if (_i == 1) {
+		struct conn d;
+
+		/* the failed login holds no lock: the next one gets in */
+		rec.result = 0;
+		conn_open(&d);
+		ck_assert_str_eq(SAY(&d, "USER alice\r\nPASS secret\r\n"),
+		                 "+OK Send your password\r\n+OK Logged in, 4 messages (147 octets)\r\n");
+		conn_close(&d);
+	}
+	conn_close(&c);
+}
+END_TEST
+
 START_TEST(test_invalid_user_names)
 {
 	static const char *const names[] = { "../alice", ".alice", "a/b", "a:b" };
@@ -1234,6 +1294,7 @@ pop3_session_suite(void)
 	tcase_add_test(errors, test_expunge_failure);
 	tcase_add_test(errors, test_users_file_missing);
 	tcase_add_test(errors, test_home_missing);
+	tcase_add_loop_test(errors, test_enter_mailbox, 0, 2);
 	tcase_add_test(errors, test_invalid_user_names);
 	tcase_add_test(errors, test_quit_in_authorization);
 	tcase_add_loop_test(limits, test_bad_arguments_count, 0, sizeof(bad_args) / sizeof(bad_args[0]));

@@ -163,21 +163,15 @@ confine_landlock_abi(void)
 	return abi < 0 ? 0 : (int)abi;
 }
 
-/* Adds "beneath path: access" to the ruleset. A path that does not exist
- * gets no rule (nothing to allow); other errors are returned. */
+/* Adds "beneath fd (named path in messages): access" to the ruleset. */
 static int
-add_rule(int rfd, const char *path, uint64_t access, uint64_t handled, char *err, size_t errlen)
+add_rule_fd(int rfd, int fd, const char *path, uint64_t access, uint64_t handled, char *err,
+            size_t errlen)
 {
 	struct landlock_path_beneath_attr pb;
 	struct stat st;
-	int fd, r;
+	int r;
 
-	fd = open(path, O_PATH | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			return 0;
-		return fail(err, errlen, "landlock: %s: %s", path, strerror(errno));
-	}
 	/* Rights on a file: only those that apply to files. */
 	if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode))
 		access &= LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE |
@@ -190,6 +184,23 @@ add_rule(int rfd, const char *path, uint64_t access, uint64_t handled, char *err
 	    : (int)syscall(SYS_landlock_add_rule, rfd, LANDLOCK_RULE_PATH_BENEATH, &pb, 0);
 	if (r < 0)
 		r = fail(err, errlen, "landlock: rule for %s: %s", path, strerror(errno));
+	return r;
+}
+
+/* Adds "beneath path: access" to the ruleset. A path that does not exist
+ * gets no rule (nothing to allow); other errors are returned. */
+static int
+add_rule(int rfd, const char *path, uint64_t access, uint64_t handled, char *err, size_t errlen)
+{
+	int fd, r;
+
+	fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		return fail(err, errlen, "landlock: %s: %s", path, strerror(errno));
+	}
+	r = add_rule_fd(rfd, fd, path, access, handled, err, errlen);
 	close(fd);
 	return r;
 }
@@ -237,8 +248,12 @@ add_sanitizer_rules(int rfd, uint64_t handled, char *err, size_t errlen)
 }
 #endif
 
+/* One Landlock layer: read-write beneath HOME and read in the users
+ * file's and penalty file's directories; or, after login (home_fd not
+ * -1), read-write beneath the user's mailbox directory home_fd alone.
+ * Both with the log queue and FILTER='s rules. */
 static int
-apply_landlock(const struct confine_params *p, int abi, char *err, size_t errlen)
+apply_landlock(const struct confine_params *p, int abi, int home_fd, char *err, size_t errlen)
 {
 	struct ll_ruleset_attr attr;
 	size_t attr_size = sizeof(attr.handled_access_fs);
@@ -271,13 +286,19 @@ apply_landlock(const struct confine_params *p, int abi, char *err, size_t errlen
 		return fail(err, errlen, "landlock_create_ruleset (ABI %d): %s", abi, strerror(errno));
 
 	rw = fs & ~FS_RW_EXCLUDED;
-	r = add_rule(rfd, p->home, rw, fs, err, errlen);
-	if (r == 0)
-		r = add_rule(rfd, dir_of(p->users, dir, sizeof(dir)), LANDLOCK_ACCESS_FS_READ_FILE,
-		             fs, err, errlen);
-	if (r == 0)
-		r = add_rule(rfd, dir_of(p->penalty_file, dir, sizeof(dir)),
-		             LANDLOCK_ACCESS_FS_READ_FILE, fs, err, errlen);
+	if (home_fd >= 0) {
+		/* After login neither the users file nor the penalty file is
+		 * read again, and their directories might hold HOME. */
+		r = add_rule_fd(rfd, home_fd, "the mailbox", rw, fs, err, errlen);
+	} else {
+		r = add_rule(rfd, p->home, rw, fs, err, errlen);
+		if (r == 0)
+			r = add_rule(rfd, dir_of(p->users, dir, sizeof(dir)),
+			             LANDLOCK_ACCESS_FS_READ_FILE, fs, err, errlen);
+		if (r == 0)
+			r = add_rule(rfd, dir_of(p->penalty_file, dir, sizeof(dir)),
+			             LANDLOCK_ACCESS_FS_READ_FILE, fs, err, errlen);
+	}
 	/* The log queue: reopened there if the logger was not up at start
 	 * (mq_open checks Landlock on the queue's file system). */
 	if (r == 0 && statfs("/dev/mqueue", &sfs) == 0 && sfs.f_type == MQUEUE_MAGIC)
@@ -390,10 +411,19 @@ confine_apply(const struct confine_params *p, struct confine_status *st, char *e
 		         "no Landlock on kernel %s (%s): file system not confined, "
 		         "serving with seccomp and no_new_privs (LANDLOCK=auto)", u.release, why);
 	} else {
-		r = apply_landlock(p, (int)abi, err, errlen);
+		r = apply_landlock(p, (int)abi, -1, err, errlen);
 		if (r < 0)
 			return r;
 		st->landlock_abi = (int)abi;
 	}
 	return apply_seccomp(filter, st, err, errlen);
+}
+
+int
+confine_mailbox(const struct confine_params *p, const struct confine_status *st, int dirfd,
+                char *err, size_t errlen)
+{
+	if (st->landlock_abi == 0)
+		return 0;
+	return apply_landlock(p, st->landlock_abi, dirfd, err, errlen);
 }

@@ -53,6 +53,15 @@ struct confine_status {
 int confine_apply(const struct confine_params *p, struct confine_status *st,
                   char *err, size_t errlen);
 
+/* After login: one more Landlock layer, read-write narrowed from HOME to
+ * the user's mailbox directory dirfd and no more reading of the users and
+ * penalty files' directories (FILTER='s rules and the log queue stay), so
+ * that nothing the session does afterwards reaches another user's mail.
+ * Nothing to do without Landlock (st->landlock_abi 0). Returns 0, or
+ * -errno and a message in err: the session must not go on. */
+int confine_mailbox(const struct confine_params *p, const struct confine_status *st, int dirfd,
+                    char *err, size_t errlen);
+
 /* The Landlock ABI of the running kernel, 0 if none (for messages and
  * tests; does not confine). */
 int confine_landlock_abi(void);

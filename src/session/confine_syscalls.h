@@ -109,6 +109,11 @@ SC(exit_group)
 SC(mq_open)
 SC(mq_getsetattr)
 SC(memfd_create)
+/* --- the mailbox's own Landlock layer after login (confine_mailbox):
+ * a process can only narrow its own confinement with these --------- */
+SC(landlock_create_ruleset)
+SC(landlock_add_rule)
+SC(landlock_restrict_self)
 /* --- on the connected socket --------------------------------------- */
 SC(getpeername)
 SC(getsockname)

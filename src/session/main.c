@@ -146,6 +146,20 @@ check_config(const struct pop3s_config *cfg)
 	return POP3S_EXIT_OK;
 }
 
+/* The session's confinement, narrowed to the mailbox after login. */
+struct confinement {
+	struct confine_params p;
+	struct confine_status st;
+};
+
+static int
+enter_mailbox(void *ctx, int dirfd, char *err, size_t errlen)
+{
+	const struct confinement *c = ctx;
+
+	return confine_mailbox(&c->p, &c->st, dirfd, err, errlen);
+}
+
 /* Confines the session (confine.h); a warning or the error goes to
  * stderr, the journal under systemd. Returns 0 or -errno. */
 static int
@@ -175,8 +189,7 @@ confine(const struct pop3s_config *cfg, struct confine_params *cp, struct confin
 static int
 serve(const struct pop3s_config *cfg, int fd, bool probe_only)
 {
-	struct confine_params cp;
-	struct confine_status cst;
+	struct confinement cf;
 	char err[CONFIG_ERR_MAX + PATH_MAX];
 	char ip[LOGREC_IP_MAX + 1];
 	char detail[LOGREC_DETAIL_MAX + 1];
@@ -205,12 +218,12 @@ serve(const struct pop3s_config *cfg, int fd, bool probe_only)
 	logclient_open_queue(log);
 
 	/* Everything from here on handles the client's input: confined. */
-	if (confine(cfg, &cp, &cst) < 0) {
+	if (confine(cfg, &cf.p, &cf.st) < 0) {
 		status = POP3S_EXIT_ERROR;
 		goto out;
 	}
 	if (probe_only) {
-		status = confine_probe(fd, &cp, &cst) == 0 ? POP3S_EXIT_OK : POP3S_EXIT_ERROR;
+		status = confine_probe(fd, &cf.p, &cf.st) == 0 ? POP3S_EXIT_OK : POP3S_EXIT_ERROR;
 		goto out;
 	}
 
@@ -226,7 +239,7 @@ serve(const struct pop3s_config *cfg, int fd, bool probe_only)
 	} else {
 		logclient_send(log, LOGREC_CONNECT, NULL, 0, "",
 		               tls_describe(tls, detail, sizeof(detail)));
-		r = session_loop_run(cfg, tls, log);
+		r = session_loop_run(cfg, tls, log, enter_mailbox, &cf);
 		if (r < 0)
 			status = POP3S_EXIT_ERROR;
 	}

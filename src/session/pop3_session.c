@@ -239,6 +239,12 @@ login(struct pop3_session *s, const char *user, const char *password)
 		log_event(s, LOGREC_LOGIN_FAIL, "ERR", err);
 		return reply_err(s, "[SYS/TEMP] Cannot open the mailbox");
 	}
+	if (s->p->enter_mailbox != NULL &&
+	    s->p->enter_mailbox(s->p->enter_mailbox_ctx, mb->dirfd, err, sizeof(err)) < 0) {
+		mailbox_free(mb);
+		log_event(s, LOGREC_LOGIN_FAIL, "ERR", err);
+		return reply_err(s, "[SYS/TEMP] Cannot open the mailbox");
+	}
 	r = mbox_lock_try(mb->dirfd);
 	if (r < 0) {
 		mailbox_free(mb);

@@ -28,6 +28,11 @@ struct pop3_params {
 	const char *implementation;   /* CAPA IMPLEMENTATION value */
 	struct logclient *log;        /* may be NULL */
 	struct filter_config filter;  /* RETR/TOP filter; command NULL or "" = none */
+	/* Called with the user's mailbox directory once it is open, before
+	 * anything in it is read (main.c: confine_mailbox). Returns 0, or
+	 * -errno and a message in err: the login then fails. NULL: none. */
+	int (*enter_mailbox)(void *ctx, int dirfd, char *err, size_t errlen);
+	void *enter_mailbox_ctx;
 };
 
 enum pop3_result {

@@ -141,7 +141,9 @@ session_loop_filter_tmpdir(void)
 
 int
 session_loop_run(const struct pop3s_config *cfg, struct tls_server *tls,
-                 struct logclient *log)
+                 struct logclient *log,
+                 int (*enter_mailbox)(void *ctx, int dirfd, char *err, size_t errlen),
+                 void *enter_mailbox_ctx)
 {
 	struct sigaction sa, old_term, old_int;
 	sigset_t stopset, waitmask, origmask;
@@ -178,6 +180,8 @@ session_loop_run(const struct pop3s_config *cfg, struct tls_server *tls,
 	params.filter.max_bytes = cfg->filter_max_bytes;
 	params.filter.tmpdir = session_loop_filter_tmpdir();
 	params.filter.cancel = &stop_requested;
+	params.enter_mailbox = enter_mailbox;
+	params.enter_mailbox_ctx = enter_mailbox_ctx;
 	s = pop3_session_new(&params, t);
 	if (s == NULL) {
 		fprintf(stderr, "pop3s-session: cannot create session: %s\n", strerror(ENOMEM));

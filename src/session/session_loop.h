@@ -18,10 +18,13 @@ struct logclient;
  * DISCONNECT reasons: "quit", "closed-by-server" (e.g. too many failed
  * logins), "eof", "tls-error", "timeout", "send-timeout", "terminated", or
  * a local error.
+ * enter_mailbox and its ctx go to the state machine (pop3_params).
  * Returns 0 when the session ended normally or because of the client
  * (all of the above), -errno for a local failure (memory, poll). */
 int session_loop_run(const struct pop3s_config *cfg, struct tls_server *tls,
-                     struct logclient *log);
+                     struct logclient *log,
+                     int (*enter_mailbox)(void *ctx, int dirfd, char *err, size_t errlen),
+                     void *enter_mailbox_ctx);
 
 /* The filter's spool directory: $TMPDIR if it is an absolute path, else
  * /tmp (private to the session under PrivateTmp=yes). confine.c lets the

@@ -6,9 +6,11 @@ session that works confined (NoNewPrivs and seccomp seen in /proc)."""
 import ctypes
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -208,7 +210,45 @@ def test_full_session_confined(r):
         r.check(len(srv.messages("alice")) == len(before) - 1, "one message file fewer")
 
 
+def test_other_mailbox_after_login(r):
+    """After login the session is narrowed to the user's own mailbox
+    (confine_mailbox): a message filter, which runs inside the session's
+    confinement, tries to read another user's mail and to list HOME."""
+    if not landlock_abi():
+        r.check(False, "this kernel has no Landlock: the mailbox layer cannot be shown")
+        return
+    tmp = tempfile.mkdtemp(prefix="pop3s-peek.")
+    peek = os.path.join(tmp, "peek.sh")
+    with Server(FILTER=peek) as srv:
+        loot = os.path.join(srv.home, "bob", "0001-lunch")
+        with open(peek, "w") as f:
+            f.write("#!/bin/sh\n"
+                    f"if cat {loot} >/dev/null 2>&1; then b=readable; else b=denied; fi\n"
+                    f"if ls {srv.home} >/dev/null 2>&1; then h=listable; else h=denied; fi\n"
+                    f"if touch {srv.home}/planted 2>/dev/null; then w=written; else w=denied; fi\n"
+                    "echo \"X-Peek: bob=$b home=$h write=$w\"\n"
+                    "exec cat\n")
+        os.chmod(peek, 0o755)
+        r.check(os.path.isfile(loot), "bob has mail to steal")
+        # The filter's spool (read-write for it) must not contain HOME, as
+        # /tmp would here.
+        spool = os.path.join(srv.dir, "spool")
+        os.mkdir(spool)
+        srv.start(env={"TMPDIR": spool})
+        p = srv.poplib()
+        p.user("alice")
+        p.pass_(PW)
+        _, lines, _ = p.retr(1)
+        p.quit()
+        peeked = [l for l in lines if l.startswith(b"X-Peek:")]
+        r.check(peeked == [b"X-Peek: bob=denied home=denied write=denied"],
+                "logged in as alice: bob's mail, listing HOME and writing to HOME are all denied",
+                peeked or lines[:3])
+        r.check(not os.path.exists(os.path.join(srv.home, "planted")), "nothing planted in HOME")
+    shutil.rmtree(tmp)
+
+
 for t in (test_probe_default, test_probe_filter, test_probe_reports_failure, test_landlock_key,
-          test_full_session_confined):
+          test_full_session_confined, test_other_mailbox_after_login):
     R.run(t)
 R.finish()
