@@ -2,9 +2,10 @@
 ticket (pop3s-session(8), SESSION RESUMPTION), each a new pop3s-session
 process as under pop3s.socket: server CPU and client-side latency per
 connection (connect, handshake, greeting, QUIT), or with --login per full
-session (USER/PASS, STAT, RETR 1, QUIT). Prints figures; asserts nothing.
-Run from a build tree:
-    top_builddir=$PWD top_srcdir=.. python3 ../tests/bench/resumption.py [N] [--login]
+session (USER/PASS, STAT, RETR 1, QUIT); with --rsa the certificate is
+RSA-3072 instead of ECDSA P-256 (a costlier signature per full handshake).
+Prints figures; asserts nothing. Run from a build tree:
+    top_builddir=$PWD top_srcdir=.. python3 ../tests/bench/resumption.py [N] [--login] [--rsa]
 """
 import os
 import socket
@@ -36,6 +37,19 @@ def new_key():
         return open(path).read().rstrip("\n").split("=", 1)[1]
 
 
+def rsa_cert(cert, key):
+    """Replaces the server's certificate and key by a self-signed RSA-3072 pair."""
+    tmpl = key + ".tmpl"
+    with open(tmpl, "w") as f:
+        f.write('cn = "localhost"\ndns_name = "localhost"\nip_address = "127.0.0.1"\n'
+                'expiration_days = 30\ntls_www_server\nsigning_key\nencryption_key\n')
+    subprocess.run(["certtool", "--generate-privkey", "--key-type=rsa", "--bits=3072",
+                    "--outfile", key], check=True, capture_output=True)
+    subprocess.run(["certtool", "--generate-self-signed", "--load-privkey", key,
+                    "--template", tmpl, "--outfile", cert], check=True, capture_output=True)
+    os.unlink(tmpl)
+
+
 def one(srv, ctx, session, login):
     """One connection; returns (handshake+greeting seconds, new session, reused)."""
     t0 = time.monotonic()
@@ -62,6 +76,8 @@ def run(vname, version, login):
     load of a shared machine weighs on both alike; each session's CPU is
     counted once it is reaped (children_cpu of the activator)."""
     with Server(AUTH_DELAY_MS=0) as srv:
+        if RSA:
+            rsa_cert(srv.cert, srv.key)
         srv.start({"POP3S_TICKET_KEY": new_key()})
         ctx = srv.ssl_context()
         ctx.minimum_version = ctx.maximum_version = version
@@ -91,7 +107,8 @@ def run(vname, version, login):
               flush=True)
 
 
-print("pop3s TLS session resumption benchmark (ECDSA P-256, X25519); the")
+RSA = "--rsa" in sys.argv
+print(f"pop3s TLS session resumption benchmark ({'RSA-3072' if RSA else 'ECDSA P-256'}, X25519); the")
 print("time to the greeting includes Nagle delays the test activator causes")
 print("(pop3s.socket sets NoDelay=yes)")
 login = "--login" in sys.argv
