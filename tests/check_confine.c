@@ -509,17 +509,21 @@ START_TEST(test_mailbox_layer_no_landlock)
 }
 END_TEST
 
-/* Makes landlock_create_ruleset() fail with e, as a kernel without
- * Landlock (ENOSYS), one booted without it in lsm= (EOPNOTSUPP) or a
- * container manager's system-call filter (EPERM) would. */
+/* A seccomp filter that makes landlock_create_ruleset() fail with e, as
+ * a kernel without Landlock (ENOSYS), one booted without it in lsm=
+ * (EOPNOTSUPP) or a container manager's system-call filter (EPERM) would;
+ * with seccomp_too, seccomp() as well, as systemd's
+ * SystemCallFilter=@system-service with SystemCallErrorNumber=EPERM does. */
 static void
-hide_landlock(int e)
+refuse_calls(int e, bool seccomp_too)
 {
 	struct sock_filter f[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_landlock_create_ruleset, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)e),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+		         seccomp_too ? SYS_seccomp : SYS_landlock_create_ruleset, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_landlock_create_ruleset, 1, 0),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)e),
 	};
 	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
 
@@ -547,7 +551,7 @@ confine_without_landlock(struct confine_params p, int e, bool required, int out)
 	char err[256];
 	int r, fd;
 
-	hide_landlock(e);
+	refuse_calls(e, false);
 	p.landlock_required = required;
 	r = confine_apply(&p, &st, err, sizeof(err));
 	if (required) {
@@ -594,27 +598,9 @@ START_TEST(test_landlock_missing)
 }
 END_TEST
 
-/* A filter already in place that refuses seccomp() and Landlock with
- * EPERM, as systemd's SystemCallFilter=@system-service with
- * SystemCallErrorNumber=EPERM does: the session serves under it and
- * says so; without EPERM from that filter it would not. */
-static void
-outer_filter(unsigned action)
-{
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_seccomp, 2, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_landlock_create_ruleset, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		BPF_STMT(BPF_RET | BPF_K, action),
-	};
-	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
-
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
-		_exit(3);
-}
-
+/* A filter already in place refuses seccomp() and Landlock: with EPERM
+ * the session serves under it and says so; with another error it does
+ * not serve. */
 START_TEST(test_outer_filter)
 {
 	int fds[2], status;
@@ -634,7 +620,7 @@ START_TEST(test_outer_filter)
 		int r;
 
 		/* _i == 0: EPERM, served; _i == 1: EACCES, refused */
-		outer_filter(SECCOMP_RET_ERRNO | (_i == 0 ? EPERM : EACCES));
+		refuse_calls(_i == 0 ? EPERM : EACCES, true);
 		r = confine_apply(&p, &st, err, sizeof(err));
 		if (_i == 1) {
 			(void)!write(fds[1], err, strlen(err));

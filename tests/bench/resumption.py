@@ -16,7 +16,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from pop3test import TOP_BUILDDIR, Server  # noqa: E402
+from pop3test import TOP_BUILDDIR, Server, make_cert  # noqa: E402
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 200
 TICK = os.sysconf("SC_CLK_TCK")
@@ -35,19 +35,6 @@ def new_key():
         subprocess.run([os.path.join(TOP_BUILDDIR, "src", "ctl", "pop3sctl"), "ticket-key",
                         "--file", path], check=True, capture_output=True)
         return open(path).read().rstrip("\n").split("=", 1)[1]
-
-
-def rsa_cert(cert, key):
-    """Replaces the server's certificate and key by a self-signed RSA-3072 pair."""
-    tmpl = key + ".tmpl"
-    with open(tmpl, "w") as f:
-        f.write('cn = "localhost"\ndns_name = "localhost"\nip_address = "127.0.0.1"\n'
-                'expiration_days = 30\ntls_www_server\nsigning_key\nencryption_key\n')
-    subprocess.run(["certtool", "--generate-privkey", "--key-type=rsa", "--bits=3072",
-                    "--outfile", key], check=True, capture_output=True)
-    subprocess.run(["certtool", "--generate-self-signed", "--load-privkey", key,
-                    "--template", tmpl, "--outfile", cert], check=True, capture_output=True)
-    os.unlink(tmpl)
 
 
 def one(srv, ctx, session, login):
@@ -77,7 +64,7 @@ def run(vname, version, login):
     counted once it is reaped (children_cpu of the activator)."""
     with Server(AUTH_DELAY_MS=0) as srv:
         if RSA:
-            rsa_cert(srv.cert, srv.key)
+            make_cert(srv.cert, srv.key, rsa=True)
         srv.start({"POP3S_TICKET_KEY": new_key()})
         ctx = srv.ssl_context()
         ctx.minimum_version = ctx.maximum_version = version

@@ -398,14 +398,17 @@ class RawClient:
             pass
 
 
-def make_cert(cert, key):
-    """A self-signed ECDSA P-256 certificate, as the demo and packages make."""
+def make_cert(cert, key, rsa=False):
+    """A self-signed ECDSA P-256 certificate, as the demo and packages make
+    (rsa: RSA-3072 instead)."""
     tmpl = key + ".tmpl"
     with open(tmpl, "w") as f:
         f.write('cn = "localhost"\ndns_name = "localhost"\nip_address = "127.0.0.1"\n'
-                'ip_address = "::1"\nexpiration_days = 30\ntls_www_server\nsigning_key\n')
-    subprocess.run(["certtool", "--generate-privkey", "--key-type=ecdsa", "--curve=secp256r1",
-                    "--outfile", key], check=True, capture_output=True)
+                'ip_address = "::1"\nexpiration_days = 30\ntls_www_server\nsigning_key\n'
+                + ("encryption_key\n" if rsa else ""))
+    kind = ["--key-type=rsa", "--bits=3072"] if rsa else ["--key-type=ecdsa", "--curve=secp256r1"]
+    subprocess.run(["certtool", "--generate-privkey", *kind, "--outfile", key], check=True,
+                   capture_output=True)
     subprocess.run(["certtool", "--generate-self-signed", "--load-privkey", key,
                     "--template", tmpl, "--outfile", cert], check=True, capture_output=True)
     os.unlink(tmpl)
