@@ -489,6 +489,9 @@ def t_pop3sctl():
     ok = c.pass_("newbie-password").startswith(b"+OK")
     c.quit()
     check(ok, "the new user logs in at once, nothing restarted")
+    # The session holds the mailbox lock until its process has exited,
+    # a moment after QUIT's reply: pop3sctl rightly refuses until then.
+    wait_no_instances()
     rc, out = sh(ctl + ["user", "del", "newbie", "--purge"])
     check(rc == 0 and not os.path.exists(f"{HOME}/newbie"), "pop3sctl user del --purge", out)
 
