@@ -155,6 +155,22 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 	return e > 0 ? -e : -EPERM;
 }
 
+/* Adds a sentence to st->warning ("; " between two). */
+static void __attribute__((format(printf, 2, 3)))
+add_warning(struct confine_status *st, const char *fmt, ...)
+{
+	size_t n = strlen(st->warning);
+	va_list ap;
+
+	if (n > 0 && n + 2 < sizeof(st->warning)) {
+		memcpy(st->warning + n, "; ", 3);
+		n += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(st->warning + n, sizeof(st->warning) - n, fmt, ap);
+	va_end(ap);
+}
+
 int
 confine_landlock_abi(void)
 {
@@ -347,7 +363,6 @@ apply_seccomp(bool filter, struct confine_status *st, char *err, size_t errlen)
 	}
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) {
 		int e = errno;
-		size_t n = strlen(st->warning);
 
 		/* The unit's own SystemCallFilter= (systemd 252 lists neither
 		 * seccomp() nor Landlock's calls in any group) with
@@ -357,11 +372,9 @@ apply_seccomp(bool filter, struct confine_status *st, char *err, size_t errlen)
 		if (e != EPERM || prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 2)
 			return fail(err, errlen, "seccomp: %s", strerror(e));
 		st->outer_seccomp = true;
-		snprintf(st->warning + n, sizeof(st->warning) - n,
-		         "%sseccomp() refused by the unit's system-call filter: serving under that "
-		         "filter, not pop3s's own; add SystemCallFilter=seccomp "
-		         "landlock_create_ruleset landlock_add_rule landlock_restrict_self",
-		         n > 0 ? "; " : "");
+		add_warning(st, "seccomp() refused by the unit's system-call filter: serving under "
+		            "that filter, not pop3s's own; add SystemCallFilter=seccomp "
+		            "landlock_create_ruleset landlock_add_rule landlock_restrict_self");
 		return 0;
 	}
 	st->seccomp = true;
@@ -369,8 +382,7 @@ apply_seccomp(bool filter, struct confine_status *st, char *err, size_t errlen)
 	(void)filter;
 	(void)err;
 	(void)errlen;
-	snprintf(st->warning, sizeof(st->warning),
-	         "no seccomp filter: this build's architecture has no system-call list");
+	add_warning(st, "no seccomp filter: this build's architecture has no system-call list");
 #endif
 	return 0;
 }
@@ -407,9 +419,8 @@ confine_apply(const struct confine_params *p, struct confine_status *st, char *e
 			return fail(err, errlen, "LANDLOCK=required but no Landlock on kernel %s (%s): "
 			            "not serving", u.release, why);
 		}
-		snprintf(st->warning, sizeof(st->warning),
-		         "no Landlock on kernel %s (%s): file system not confined, "
-		         "serving with seccomp and no_new_privs (LANDLOCK=auto)", u.release, why);
+		add_warning(st, "no Landlock on kernel %s (%s): file system not confined, "
+		            "serving with seccomp and no_new_privs (LANDLOCK=auto)", u.release, why);
 	} else {
 		r = apply_landlock(p, (int)abi, -1, err, errlen);
 		if (r < 0)
