@@ -111,7 +111,7 @@ START_TEST(test_send_received)
 	                     IOV("SYSLOG_IDENTIFIER=pop3s-session"),
 	                     IOV("POP3_DETAIL=first\nsecond\n") };
 	struct th_jfield d[8];
-	char buf[JOURNAL_ENTRY_MAX], *v;
+	char buf[JOURNAL_ENTRY_MAX];
 	int rx = th_dgram_bind(sock_path()), n;
 	long len;
 
@@ -122,15 +122,9 @@ START_TEST(test_send_received)
 	ck_assert_int_gt(len, 0);
 	n = th_journal_decode(buf, (size_t)len, d, 8);
 	ck_assert_int_eq(n, 4);
-	v = th_journal_get(d, n, "MESSAGE");
-	ck_assert_str_eq(v, "alice@192.0.2.1 RETR OK");
-	free(v);
-	v = th_journal_get(d, n, "SYSLOG_IDENTIFIER");
-	ck_assert_str_eq(v, "pop3s-session");
-	free(v);
-	v = th_journal_get(d, n, "POP3_DETAIL");
-	ck_assert_str_eq(v, "first\nsecond\n");
-	free(v);
+	TH_JOURNAL_EQ(d, n, "MESSAGE", "alice@192.0.2.1 RETR OK");
+	TH_JOURNAL_EQ(d, n, "SYSLOG_IDENTIFIER", "pop3s-session");
+	TH_JOURNAL_EQ(d, n, "POP3_DETAIL", "first\nsecond\n");
 	/* the second entry is a datagram of its own */
 	len = th_dgram_recv(rx, buf, sizeof(buf), 2000);
 	ck_assert_int_eq(len, (long)strlen("MESSAGE=alice@192.0.2.1 RETR OK\n"));

@@ -581,7 +581,7 @@ START_TEST(test_client_journal_fallback)
 	int rx = th_dgram_bind(path), n;
 	struct th_jfield f[LOGREC_JOURNAL_FIELDS + 3];
 	struct rlimit old, none;
-	char buf[8192], *v;
+	char buf[8192];
 	long len;
 
 	ck_assert_int_eq(logclient_set_journal(lc, path), 0);
@@ -598,24 +598,12 @@ START_TEST(test_client_journal_fallback)
 	ck_assert_int_gt(len, 0);
 	n = th_journal_decode(buf, (size_t)len, f, LOGREC_JOURNAL_FIELDS + 3);
 	ck_assert_int_gt(n, 0);
-	v = th_journal_get(f, n, "POP3_LOG_FALLBACK");
-	ck_assert_str_eq(v, "1");
-	free(v);
-	v = th_journal_get(f, n, "SYSLOG_IDENTIFIER");
-	ck_assert_str_eq(v, "pop3s-session");
-	free(v);
-	v = th_journal_get(f, n, "MESSAGE");
-	ck_assert_str_eq(v, "alice@192.0.2.9 RETR OK: sent?1 message");
-	free(v);
-	v = th_journal_get(f, n, "POP3_COMMAND");
-	ck_assert_str_eq(v, "RETR");
-	free(v);
-	v = th_journal_get(f, n, "POP3_SESSION");
-	ck_assert_str_eq(v, logclient_session_id(lc));
-	free(v);
-	v = th_journal_get(f, n, "CODE_FUNC");
-	ck_assert_str_eq(v, "send_journal");
-	free(v);
+	TH_JOURNAL_EQ(f, n, "POP3_LOG_FALLBACK", "1");
+	TH_JOURNAL_EQ(f, n, "SYSLOG_IDENTIFIER", "pop3s-session");
+	TH_JOURNAL_EQ(f, n, "MESSAGE", "alice@192.0.2.9 RETR OK: sent?1 message");
+	TH_JOURNAL_EQ(f, n, "POP3_COMMAND", "RETR");
+	TH_JOURNAL_EQ(f, n, "POP3_SESSION", logclient_session_id(lc));
+	TH_JOURNAL_EQ(f, n, "CODE_FUNC", "send_journal");
 
 	/* Back to journald's socket (absent here or not: no error either way). */
 	ck_assert_int_eq(logclient_set_journal(lc, NULL), 0);

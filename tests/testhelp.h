@@ -48,6 +48,13 @@ struct th_jfield {
 int th_journal_decode(const char *buf, size_t len, struct th_jfield *f, size_t max);
 /* The value of name as a malloc'd NUL-terminated string, NULL if absent. */
 char *th_journal_get(const struct th_jfield *f, int n, const char *name);
+/* Asserts that field name is present with the value want. */
+#define TH_JOURNAL_EQ(f, n, name, want) do {                                          \
+		char *v_ = th_journal_get((f), (n), (name));                          \
+		ck_assert_msg(v_ != NULL && strcmp(v_, (want)) == 0, "%s: '%s', not '%s'", \
+		              (name), v_ ? v_ : "(absent)", (want));                  \
+		free(v_);                                                             \
+	} while (0)
 /* Binds a datagram socket at path (removed first); returns the fd. */
 int th_dgram_bind(const char *path);
 /* Receives one datagram within timeout_ms into buf; returns its length or
