@@ -79,12 +79,11 @@ params(const char *filter)
 
 typedef int (*confined_fn)(const struct confine_status *st, void *arg);
 
-/* Forks; the child confines itself with p and returns fn's result as its
- * exit status. Returns the child's wait status. */
-static int
-run_confined(const struct confine_params *p, confined_fn fn, void *arg)
+/* Forks; the child confines itself with p and exits with fn's result.
+ * Returns the child's pid. */
+static pid_t
+fork_confined(const struct confine_params *p, confined_fn fn, void *arg)
 {
-	int status;
 	pid_t pid;
 
 	fflush(NULL);
@@ -100,15 +99,31 @@ run_confined(const struct confine_params *p, confined_fn fn, void *arg)
 		}
 		_exit(fn(&st, arg));
 	}
+	return pid;
+}
+
+/* fork_confined, then the child's wait status. */
+static int
+run_confined(const struct confine_params *p, confined_fn fn, void *arg)
+{
+	pid_t pid = fork_confined(p, fn, arg);
+	int status;
+
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	return status;
 }
 
 static void
-assert_exit_ok(int status)
+assert_exit_is(int status, int code)
 {
 	ck_assert_msg(WIFEXITED(status), "child killed by signal %d", WTERMSIG(status));
-	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ck_assert_int_eq(WEXITSTATUS(status), code);
+}
+
+static void
+assert_exit_ok(int status)
+{
+	assert_exit_is(status, 0);
 }
 
 static bool
@@ -231,17 +246,7 @@ START_TEST(test_replaced_files_readable)
 
 	ck_assert_int_eq(pipe(s.ready), 0);
 	ck_assert_int_eq(pipe(s.go), 0);
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		struct confine_status st;
-		char err[256];
-
-		if (confine_apply(&p, &st, err, sizeof(err)) < 0)
-			_exit(2);
-		_exit(reads_replaced_files(&st, &s));
-	}
+	pid = fork_confined(&p, reads_replaced_files, &s);
 	ck_assert_int_eq(read(s.ready[0], &c, 1), 1);
 	/* the child is confined now: replace both files */
 	th_write_file(th_path(dir, "etc/users.new"), "alice:new-hash\n", 15);
@@ -541,29 +546,51 @@ static const struct {
 	{ EPERM, "(blocked by a system call filter)" },
 };
 
-/* The child of test_landlock_missing: confines itself without Landlock,
- * writes the error (required) or the warning (auto) to out and exits 0
- * if the outcome is the expected one. */
-static void
-confine_without_landlock(struct confine_params p, int e, bool required, int out)
+/* Forks a child that makes landlock_create_ruleset() (with seccomp_too,
+ * seccomp() too) fail with e, then confines itself with p. It writes the
+ * error or the warning into msg and exits 10 if confine_apply() failed
+ * with -e (11 with another error), else with what check() returns. */
+static int
+run_refused(struct confine_params p, int e, bool seccomp_too, confined_fn check, char *msg,
+            size_t len)
 {
-	struct confine_status st;
-	char err[256];
-	int r, fd;
+	int fds[2], status;
+	pid_t pid;
 
-	refuse_calls(e, false);
-	p.landlock_required = required;
-	r = confine_apply(&p, &st, err, sizeof(err));
-	if (required) {
-		(void)!write(out, err, strlen(err));
-		_exit(r == -e ? 0 : 1);
+	ck_assert_int_eq(pipe(fds), 0);
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct confine_status st;
+		char err[256];
+		int r;
+
+		refuse_calls(e, seccomp_too);
+		r = confine_apply(&p, &st, err, sizeof(err));
+		(void)!write(fds[1], r < 0 ? err : st.warning, strlen(r < 0 ? err : st.warning));
+		_exit(r < 0 ? (r == -e ? 10 : 11) : check(&st, NULL));
 	}
-	if (r < 0)
-		_exit(2);
-	(void)!write(out, st.warning, strlen(st.warning));
+	close(fds[1]);
+	memset(msg, 0, len);
+	ck_assert_int_gt(read(fds[0], msg, len - 1), 0);
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+/* Served without Landlock: seccomp and no_new_privs in force. */
+static int
+served_without_landlock(const struct confine_status *st, void *arg)
+{
+	int fd;
+
+	(void)arg;
+	EXPECT(st->landlock_abi == 0 && st->seccomp && st->no_new_privs);
 	fd = open("/etc/passwd", O_RDONLY);  /* no Landlock: readable */
-	_exit(st.landlock_abi == 0 && st.seccomp && st.no_new_privs && fd >= 0 &&
-	      socket(AF_INET, SOCK_STREAM, 0) < 0 && errno == EPERM ? 0 : 1);
+	EXPECT(fd >= 0);
+	DENIED(socket(AF_INET, SOCK_STREAM, 0), EPERM);
+	return 0;
 }
 
 /* Each reason, with LANDLOCK=required (even rows: refused, naming the
@@ -571,24 +598,15 @@ confine_without_landlock(struct confine_params p, int e, bool required, int out)
  * no_new_privs, and a warning). */
 START_TEST(test_landlock_missing)
 {
-	bool required = _i % 2 == 0;
-	int e = no_landlock[_i / 2].err, fds[2], status;
-	char msg[512] = "";
-	pid_t pid;
+	struct confine_params p = params(NULL);
+	int e = no_landlock[_i / 2].err;
+	char msg[512];
 
-	ck_assert_int_eq(pipe(fds), 0);
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0)
-		confine_without_landlock(params(NULL), e, required, fds[1]);
-	close(fds[1]);
-	ck_assert_int_gt(read(fds[0], msg, sizeof(msg) - 1), 0);
-	close(fds[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	assert_exit_ok(status);
+	p.landlock_required = _i % 2 == 0;
+	assert_exit_is(run_refused(p, e, false, served_without_landlock, msg, sizeof(msg)),
+	               p.landlock_required ? 10 : 0);
 	ck_assert_msg(strstr(msg, no_landlock[_i / 2].why) != NULL, "got: %s", msg);
-	if (required) {
+	if (p.landlock_required) {
 		ck_assert_msg(strstr(msg, "LANDLOCK=required but no Landlock on kernel ") != NULL, "got: %s", msg);
 		ck_assert_msg(strstr(msg, "not serving") != NULL, "got: %s", msg);
 	} else {
@@ -598,43 +616,27 @@ START_TEST(test_landlock_missing)
 }
 END_TEST
 
+/* Served under the filter already in place, not its own. */
+static int
+served_under_outer_filter(const struct confine_status *st, void *arg)
+{
+	(void)arg;
+	EXPECT(st->outer_seccomp && !st->seccomp && st->no_new_privs && st->landlock_abi == 0);
+	return 0;
+}
+
 /* A filter already in place refuses seccomp() and Landlock: with EPERM
- * the session serves under it and says so; with another error it does
- * not serve. */
+ * (_i 0) the session serves under it and says so; with another error
+ * (EACCES, _i 1) it does not serve. */
 START_TEST(test_outer_filter)
 {
-	int fds[2], status;
-	char msg[1024] = "";
-	pid_t pid;
+	char msg[1024];
 
 	if (!confine_have_seccomp())
 		return;
-	ck_assert_int_eq(pipe(fds), 0);
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		struct confine_params p = params(NULL);
-		struct confine_status st;
-		char err[256];
-		int r;
-
-		/* _i == 0: EPERM, served; _i == 1: EACCES, refused */
-		refuse_calls(_i == 0 ? EPERM : EACCES, true);
-		r = confine_apply(&p, &st, err, sizeof(err));
-		if (_i == 1) {
-			(void)!write(fds[1], err, strlen(err));
-			_exit(r < 0 ? 0 : 1);
-		}
-		(void)!write(fds[1], st.warning, strlen(st.warning));
-		_exit(r == 0 && st.outer_seccomp && !st.seccomp && st.no_new_privs &&
-		      st.landlock_abi == 0 ? 0 : 1);
-	}
-	close(fds[1]);
-	ck_assert_int_gt(read(fds[0], msg, sizeof(msg) - 1), 0);
-	close(fds[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	assert_exit_ok(status);
+	assert_exit_is(run_refused(params(NULL), _i == 0 ? EPERM : EACCES, true,
+	                           served_under_outer_filter, msg, sizeof(msg)),
+	               _i == 0 ? 0 : 10);
 	if (_i == 0) {
 		ck_assert_msg(strstr(msg, "(blocked by a system call filter)") != NULL, "got: %s", msg);
 		ck_assert_msg(strstr(msg, "; seccomp() refused by the unit's system-call filter: serving "
