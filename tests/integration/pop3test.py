@@ -187,15 +187,16 @@ class Server:
         self.logger.send_signal(sig)
         return self.logger.wait(timeout=10)
 
-    def start_sessions(self, env=None):
+    def start_sessions(self, env=None, args=()):
         """systemd-socket-activate --accept on the port, as pop3s.socket does.
         env: variables for the sessions (as EnvironmentFile= sets them),
-        passed by name (-E NAME), so their values stay off command lines."""
+        passed by name (-E NAME), so their values stay off command lines;
+        args: more arguments for pop3s-session (-T)."""
         addr = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
         env = env or {}
         setenv = [a for name in env for a in ("-E", name)]
         p = subprocess.Popen(["systemd-socket-activate", "--accept", "-l", addr, *setenv,
-                              SESSION, "-c", self.conf],
+                              SESSION, "-c", self.conf, *args],
                              start_new_session=True, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, env=dict(os.environ, **env))
         self.procs.append(p)

@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -35,18 +34,7 @@ def sanitizer_build():
 
 def probe(srv):
     """Runs one `pop3s-session -T` connection; returns (exit code, lines)."""
-    addr = f"{srv.host}:{srv.port}"
-    p = subprocess.Popen(["systemd-socket-activate", "--accept", "-l", addr, SESSION,
-                          "-c", srv.conf, "-T"],
-                         start_new_session=True, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE)
-    srv.procs.append(p)
-    line = p.stderr.readline().decode()
-    if "Listening" not in line:
-        raise RuntimeError(f"systemd-socket-activate did not start: {line}")
-    srv.stderr_lines = []
-    srv.drain = threading.Thread(target=srv._drain, args=(p.stderr,), daemon=True)
-    srv.drain.start()
+    srv.start_sessions(args=["-T"])
     data = b""
     with socket.create_connection((srv.host, srv.port), timeout=20) as s:
         while True:
