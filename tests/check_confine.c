@@ -25,14 +25,6 @@
 #include "confine.h"
 #include "testhelp.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZER 1
-#endif
-#endif
-
 static char *dir;
 static int kernel_abi;  /* Landlock ABI, read before any confinement */
 static char home[PATH_MAX], users[PATH_MAX], penalty[PATH_MAX], outside[PATH_MAX];
@@ -276,7 +268,7 @@ calls_denied(const struct confine_status *st, void *arg)
 	DENIED(syscall(SYS_execveat, AT_FDCWD, argv[0], argv, argv + 1, 0), EPERM);
 	DENIED(mount("none", "/mnt", "tmpfs", 0, NULL), EPERM);
 	DENIED(syscall(SYS_unshare, 0), EPERM);
-#ifndef SANITIZER
+#ifndef CONFINE_SANITIZER
 	/* (the leak checker of sanitizer builds needs these) */
 	DENIED(prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), EPERM);
 	DENIED(ptrace(PTRACE_ATTACH, (pid_t)INT_MAX, NULL, NULL), EPERM);

@@ -92,14 +92,8 @@ struct ll_ruleset_attr {
 
 /* AddressSanitizer's leak check runs at exit: it stops the process with
  * a helper made by clone() that ptrace()s it and reads /proc/self (see
- * the Landlock side in add_sanitizer_rules). Only in sanitizer builds. */
-#if defined(__SANITIZE_ADDRESS__)
-#define CONFINE_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CONFINE_SANITIZER 1
-#endif
-#endif
+ * the Landlock side in add_sanitizer_rules). Only in sanitizer builds
+ * (CONFINE_SANITIZER, confine.h). */
 #ifdef CONFINE_SANITIZER
 #ifdef __NR_getdents
 #define SANITIZER_GETDENTS SC(getdents)  /* its thread list, on x86-64 */

@@ -20,6 +20,16 @@
 #ifndef POP3S_CONFINE_H
 #define POP3S_CONFINE_H
 
+/* Set in AddressSanitizer builds, whose leak checker needs a few more
+ * calls and files (confine.c) and may ptrace (confine_probe.c). */
+#if defined(__SANITIZE_ADDRESS__)
+#define CONFINE_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CONFINE_SANITIZER 1
+#endif
+#endif
+
 #include <stdbool.h>
 #include <stddef.h>
 

@@ -18,14 +18,6 @@
 #include "confine_probe.h"
 #include "fdio.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define PROBE_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PROBE_SANITIZER 1
-#endif
-#endif
-
 struct report {
 	int fd;
 	unsigned failed;
@@ -153,7 +145,7 @@ confine_probe(int fd, const struct confine_params *p, const struct confine_statu
 	e = ptrace(PTRACE_ATTACH, (pid_t)INT_MAX, NULL, NULL) < 0 ? errno : 0;
 	if (e == ESRCH)
 		e = 0;
-#ifdef PROBE_SANITIZER
+#ifdef CONFINE_SANITIZER
 	outcome(&rp, "ptrace", e, false, e == 0 ? "sanitizer build" : NULL, false);
 #else
 	outcome(&rp, "ptrace", e, false, NULL, true);
