@@ -330,7 +330,8 @@ def journal_child():
             while time.time() < end:
                 p = ctl(srv, "log", "alice")
                 lines = p.out.splitlines()
-                if any(" QUIT " in l for l in lines) and any("LOGIN_FAIL" in l for l in lines):
+                # both sessions whole: the later reads below must see the same records
+                if sum(" DISCONNECT " in l for l in lines) == 2 and any("LOGIN_FAIL" in l for l in lines):
                     break
                 time.sleep(0.2)
             r.check(p.returncode == 0 and any(" LOGIN_OK OK" in l for l in lines),
