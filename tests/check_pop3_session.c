@@ -583,6 +583,24 @@ START_TEST(test_in_use)
 }
 END_TEST
 
+/* QUIT's reply means the mailbox is free, even before the session that
+ * sent it is freed (and its process has exited). */
+START_TEST(test_quit_releases_lock)
+{
+	struct conn a, b;
+
+	conn_open(&a);
+	login(&a);
+	ck_assert_str_eq(SAY(&a, "DELE 2\r\nQUIT\r\n"),
+	                 "+OK Message 2 deleted\r\n+OK Logging out, 1 message removed\r\n");
+	conn_open(&b);
+	ck_assert_str_eq(SAY(&b, "USER alice\r\nPASS secret\r\n"),
+	                 "+OK Send your password\r\n+OK Logged in, 3 messages (104 octets)\r\n");
+	conn_close(&b);
+	conn_close(&a);
+}
+END_TEST
+
 /* An unreadable message fails alone; the session goes on. */
 START_TEST(test_unreadable_message)
 {
@@ -1290,6 +1308,7 @@ pop3_session_suite(void)
 	tcase_add_test(errors, test_wrong_state);
 	tcase_add_loop_test(errors, test_bad_arguments, 0, sizeof(bad_args) / sizeof(bad_args[0]));
 	tcase_add_test(errors, test_in_use);
+	tcase_add_test(errors, test_quit_releases_lock);
 	tcase_add_test(errors, test_unreadable_message);
 	tcase_add_test(errors, test_expunge_failure);
 	tcase_add_test(errors, test_users_file_missing);

@@ -617,6 +617,10 @@ cmd_quit_update(struct pop3_session *s)
 		marked += s->mb->msgs[i].deleted;
 	if (marked)
 		r = mailbox_expunge(s->mb, &res);
+	/* Done with the mailbox: a client that reconnects as soon as it has
+	 * QUIT's reply must not meet its own lock while this process still
+	 * logs and exits. */
+	mbox_lock_release(s->mb->dirfd);
 	if (res.gone > 0)
 		snprintf(gone, sizeof(gone), ", %zu already gone", res.gone);
 	if (r < 0) {
