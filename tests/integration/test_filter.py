@@ -16,6 +16,10 @@ R = Results("filter")
 PW = Server.USERS["alice"]
 # No shell: words are split on spaces, so the header's space is sed's \x20.
 TAGGER = r"/usr/bin/sed 1iX-Spam:\x20no"
+# A filter that never ends. Its argument is this file's own: the unit tests,
+# which make may run at the same time, hang on "/bin/sleep 30", and the
+# check that the filter was killed looks for this command line in /proc.
+HANG = "/bin/sleep 31"
 
 
 def server(**conf):
@@ -29,6 +33,27 @@ def server(**conf):
 def finish(srv):
     srv.close()
     shutil.rmtree(srv.state, ignore_errors=True)
+
+
+def processes():
+    """(pid, [state, ppid, ...]) of every process now."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    out.append((d, f.read().rsplit(")", 1)[1].split()))
+            except OSError:
+                continue
+    return out
+
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def login(srv):
@@ -154,7 +179,7 @@ def test_missing_filter(r):
 
 
 def test_hanging_filter(r):
-    srv = server(FILTER="/bin/sleep 30", FILTER_TIMEOUT_MS="500")
+    srv = server(FILTER=HANG, FILTER_TIMEOUT_MS="500")
     try:
         srv.start()
         p = login(srv)
@@ -170,23 +195,14 @@ def test_hanging_filter(r):
         r.check(p.noop().startswith(b"+OK"), "and the session goes on")
         p.quit()
         r.check(srv.wait_sessions_gone(), "the session ends normally afterwards")
-        sleepers = []
-        for d in os.listdir("/proc"):
-            try:
-                with open(f"/proc/{d}/cmdline", "rb") as f:
-                    if f.read() == b"/bin/sleep\x0030\x00":
-                        with open(f"/proc/{d}/stat") as g:
-                            if g.read().rsplit(")", 1)[1].split()[0] != "Z":
-                                sleepers.append(d)
-            except OSError:
-                continue
+        sleepers = [pid for pid, stat in processes() if stat[0] != "Z" and cmdline(pid) == HANG]
         r.check(not sleepers, "the filter was killed", repr(sleepers))
     finally:
         finish(srv)
 
 
 def test_sigterm_during_filter(r):
-    srv = server(FILTER="/bin/sleep 30", FILTER_TIMEOUT_MS="60000")
+    srv = server(FILTER=HANG, FILTER_TIMEOUT_MS="60000")
     try:
         srv.start()
         c = srv.raw()
@@ -195,8 +211,15 @@ def test_sigterm_during_filter(r):
         c.send(b"PASS " + PW.encode() + b"\r\n")
         c.line()
         c.send(b"RETR 1\r\n")
-        time.sleep(0.5)
         pids = srv.session_pids()
+        # SIGTERM only once the session is waiting for its filter
+        def filtering():
+            return any(stat[1] == str(pid) and cmdline(child) == HANG
+                       for pid in pids for child, stat in processes())
+        end = time.monotonic() + 20
+        while time.monotonic() < end and not filtering():
+            time.sleep(0.05)
+        r.check(filtering(), "the session runs its filter for RETR", repr(pids))
         t = time.monotonic()
         for pid in pids:
             os.kill(pid, signal.SIGTERM)

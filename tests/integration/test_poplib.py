@@ -235,6 +235,8 @@ def test_killed_sessions_remove_nothing(r):
             r.check(q.stat()[0] == len(first), f"after {sig.name} the mailbox is not locked")
             q.quit()
             p.sock.close()
+            # the next pass counts session processes: q's must be gone
+            r.check(srv.wait_sessions_gone(), f"the session after {sig.name} ends at QUIT")
 
 
 def test_priority_override(r):
@@ -309,6 +311,9 @@ def test_logger_down_or_stalled(r):
         cmds = commands(lines)
         r.check(cmds[:3] == ["USER", "PASS", "NOOP"] and len(cmds) >= 8,
                 "what fitted in the queue lands once the logger resumes", repr(cmds[:12]))
+        # the stalled session's last records may still be on their way:
+        # let it finish, so they cannot land between CAPA and QUIT
+        r.check(srv.wait_sessions_gone(), "the session that met the stalled logger ends")
         c = srv.raw()
         c.send(b"CAPA\r\n")
         r.check(c.line().startswith(b"+OK"), "CAPA after the logger resumed")
