@@ -192,18 +192,26 @@ class Server:
         env: variables for the sessions (as EnvironmentFile= sets them),
         passed by name (-E NAME), so their values stay off command lines;
         args: more arguments for pop3s-session (-T)."""
-        addr = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
         env = env or {}
         setenv = [a for name in env for a in ("-E", name)]
-        p = subprocess.Popen(["systemd-socket-activate", "--accept", "-l", addr, *setenv,
-                              SESSION, "-c", self.conf, *args],
-                             start_new_session=True, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, env=dict(os.environ, **env))
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        for attempt in range(5):
+            addr = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+            p = subprocess.Popen(["systemd-socket-activate", "--accept", "-l", addr, *setenv,
+                                  SESSION, "-c", self.conf, *args],
+                                 start_new_session=True, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, env=dict(os.environ, **env))
+            line = p.stderr.readline().decode()
+            if "Listening" in line:
+                break
+            p.wait()
+            # free_port() released the port when it chose it: another
+            # test's client or server may have taken it since
+            if "in use" not in line or attempt == 4:
+                raise RuntimeError(f"systemd-socket-activate did not start on {addr}: {line}")
+            self.port = free_port(family, self.host)
         self.procs.append(p)
         self.activator = p
-        line = p.stderr.readline().decode()
-        if "Listening" not in line:
-            raise RuntimeError(f"systemd-socket-activate did not start: {line}")
         # Keep draining the sessions' stderr (a full pipe would block them)
         # and keep it for the sanitizer check in close().
         self.stderr_lines = []

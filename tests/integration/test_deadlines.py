@@ -157,17 +157,20 @@ def test_trickled_handshake(srv, q):
 
 
 def test_slow_handshake_within_limit(srv):
-    """The same ClientHello in four pieces over 2 s (within the limit)
+    """The same ClientHello in four pieces over 1.8 s (within the limit)
     gets a handshake and a greeting."""
     c = BioClient(srv)
     hello = c.client_hello()
     n = (len(hello) + 3) // 4
     for i in range(4):
+        # no pause after the last piece: the rest of the handshake needs
+        # the time left before HANDSHAKE_TIMEOUT on a loaded machine
+        if i:
+            time.sleep(0.6)
         c.sock.sendall(hello[i * n:(i + 1) * n])
-        time.sleep(0.6)
     c.finish_handshake()
     greeting = c.line()
-    R.check(greeting.startswith(b"+OK"), "a ClientHello sent in pieces over 2.4 s still gets the greeting",
+    R.check(greeting.startswith(b"+OK"), "a ClientHello sent in pieces over 1.8 s still gets the greeting",
             repr(greeting))
     c.send(b"QUIT\r\n")
     R.check(c.line().startswith(b"+OK"), "and the session works (QUIT)")
