@@ -131,7 +131,7 @@ outside_is_denied(const struct confine_status *st, void *arg)
 {
 	(void)arg;
 	EXPECT(st->landlock_abi == kernel_abi);
-	EXPECT(st->seccomp && st->no_new_privs && !st->filter_variant);
+	EXPECT(st->seccomp == CONFINE_SECCOMP_OWN && st->no_new_privs && !st->filter_variant);
 	DENIED(open(th_path(outside, "secret"), O_RDONLY), EACCES);
 	DENIED(open("/etc/passwd", O_RDONLY), EACCES);
 	DENIED(open(th_path(outside, "new"), O_WRONLY | O_CREAT, 0600), EACCES);
@@ -578,7 +578,7 @@ served_without_landlock(const struct confine_status *st, void *arg)
 	int fd;
 
 	(void)arg;
-	EXPECT(st->landlock_abi == 0 && st->seccomp && st->no_new_privs);
+	EXPECT(st->landlock_abi == 0 && st->seccomp == CONFINE_SECCOMP_OWN && st->no_new_privs);
 	fd = open("/etc/passwd", O_RDONLY);  /* no Landlock: readable */
 	EXPECT(fd >= 0);
 	DENIED(socket(AF_INET, SOCK_STREAM, 0), EPERM);
@@ -613,7 +613,7 @@ static int
 served_under_outer_filter(const struct confine_status *st, void *arg)
 {
 	(void)arg;
-	EXPECT(st->outer_seccomp && !st->seccomp && st->no_new_privs && st->landlock_abi == 0);
+	EXPECT(st->seccomp == CONFINE_SECCOMP_OUTER && st->no_new_privs && st->landlock_abi == 0);
 	return 0;
 }
 

@@ -365,13 +365,13 @@ apply_seccomp(bool filter, struct confine_status *st, char *err, size_t errlen)
 		 * get both. */
 		if (e != EPERM || prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 2)
 			return fail(err, errlen, "seccomp: %s", strerror(e));
-		st->outer_seccomp = true;
+		st->seccomp = CONFINE_SECCOMP_OUTER;
 		add_warning(st, "seccomp() refused by the unit's system-call filter: serving under "
 		            "that filter, not pop3s's own; add SystemCallFilter=seccomp "
 		            "landlock_create_ruleset landlock_add_rule landlock_restrict_self");
 		return 0;
 	}
-	st->seccomp = true;
+	st->seccomp = CONFINE_SECCOMP_OWN;
 #else
 	(void)filter;
 	(void)err;

@@ -42,12 +42,18 @@ struct confine_params {
 	bool landlock_required;     /* LANDLOCK=required */
 };
 
+/* Which system-call filter the session serves under. */
+enum confine_seccomp {
+	CONFINE_SECCOMP_OFF,        /* none (no list for this architecture) */
+	CONFINE_SECCOMP_OWN,        /* pop3s's own list is installed */
+	CONFINE_SECCOMP_OUTER       /* seccomp() was refused by a filter
+	                             * already in place (the unit's
+	                             * SystemCallFilter=): only that one */
+};
+
 struct confine_status {
 	int landlock_abi;           /* ABI in force, 0 = no Landlock */
-	bool seccomp;               /* the filter is installed */
-	bool outer_seccomp;         /* it was refused by a filter already in
-	                             * place (the unit's SystemCallFilter=),
-	                             * which the session serves under */
+	enum confine_seccomp seccomp;
 	bool no_new_privs;
 	bool filter_variant;        /* the FILTER= widening is in force */
 	char warning[512];          /* non-empty: say it once on stderr */
@@ -56,7 +62,7 @@ struct confine_status {
 /* Applies the three layers in that order. Returns 0 (st filled; with
  * LANDLOCK=auto on a kernel without Landlock, st->landlock_abi is 0 and
  * st->warning says so; when a system-call filter already in place refuses
- * seccomp() with EPERM, st->outer_seccomp is set and st->warning says
+ * seccomp() with EPERM, st->seccomp is CONFINE_SECCOMP_OUTER and st->warning says
  * so), or -errno and a one-line message in err: a layer that failed, or
  * no Landlock with LANDLOCK=required. On failure the process may be
  * partly confined and must not serve. */

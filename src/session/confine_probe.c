@@ -94,6 +94,20 @@ try_exec(void)
 	return WEXITSTATUS(status);
 }
 
+static const char *
+seccomp_word(enum confine_seccomp s)
+{
+	switch (s) {
+	case CONFINE_SECCOMP_OWN:
+		return "on";
+	case CONFINE_SECCOMP_OUTER:
+		return "outer";
+	case CONFINE_SECCOMP_OFF:
+		break;
+	}
+	return "off";
+}
+
 int
 confine_probe(int fd, const struct confine_params *p, const struct confine_status *st)
 {
@@ -107,12 +121,10 @@ confine_probe(int fd, const struct confine_params *p, const struct confine_statu
 
 	if (st->landlock_abi > 0)
 		say(&rp, "CONFINEMENT landlock=%d seccomp=%s no_new_privs=%s\n", st->landlock_abi,
-		    st->seccomp ? "on" : st->outer_seccomp ? "outer" : "off",
-		    st->no_new_privs ? "on" : "off");
+		    seccomp_word(st->seccomp), st->no_new_privs ? "on" : "off");
 	else
 		say(&rp, "CONFINEMENT landlock=off seccomp=%s no_new_privs=%s\n",
-		    st->seccomp ? "on" : st->outer_seccomp ? "outer" : "off",
-		    st->no_new_privs ? "on" : "off");
+		    seccomp_word(st->seccomp), st->no_new_privs ? "on" : "off");
 
 	/* With FILTER=, /etc is readable and only file permissions keep
 	 * /etc/shadow: reported, not judged (a session never runs as root). */
