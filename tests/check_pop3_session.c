@@ -623,7 +623,8 @@ END_TEST
 /* A removal that fails makes QUIT answer -ERR [SYS/TEMP] (RFC 1939). */
 START_TEST(test_expunge_failure)
 {
-	struct conn c;
+	struct conn b, c;
+	const char *reply;
 	const char *p = th_path(home, "alice/new/1000.M1.test");
 
 	conn_open(&c);
@@ -637,6 +638,11 @@ START_TEST(test_expunge_failure)
 	ck_assert(exists("alice/new/1000.M1.test/x"));
 	ck_assert(c.closed);
 	ck_assert(!exists("alice/new/1003.M4.test"));
+	/* the failed QUIT frees the mailbox as a good one does */
+	conn_open(&b);
+	reply = SAY(&b, "USER alice\r\nPASS secret\r\n");
+	ck_assert_msg(strstr(reply, "\r\n+OK Logged in, ") != NULL, "got: %s", reply);
+	conn_close(&b);
 	conn_close(&c);
 }
 END_TEST
