@@ -115,16 +115,14 @@ confine_probe(int fd, const struct confine_params *p, const struct confine_statu
 	bool filter = st->filter_variant;
 	bool tmp_widened = filter && strcmp(p->filter_tmpdir ? p->filter_tmpdir : "/tmp", "/tmp") == 0;
 	const char *widening = "FILTER= widening";
-	char path[PATH_MAX];
+	char path[PATH_MAX], abi[12];
 	DIR *d;
 	int e;
 
-	if (st->landlock_abi > 0)
-		say(&rp, "CONFINEMENT landlock=%d seccomp=%s no_new_privs=%s\n", st->landlock_abi,
-		    seccomp_word(st->seccomp), st->no_new_privs ? "on" : "off");
-	else
-		say(&rp, "CONFINEMENT landlock=off seccomp=%s no_new_privs=%s\n",
-		    seccomp_word(st->seccomp), st->no_new_privs ? "on" : "off");
+	snprintf(abi, sizeof(abi), "%d", st->landlock_abi);
+	say(&rp, "CONFINEMENT landlock=%s seccomp=%s no_new_privs=%s\n",
+	    st->landlock_abi > 0 ? abi : "off", seccomp_word(st->seccomp),
+	    st->no_new_privs ? "on" : "off");
 
 	/* With FILTER=, /etc is readable and only file permissions keep
 	 * /etc/shadow: reported, not judged (a session never runs as root). */
