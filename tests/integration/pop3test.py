@@ -74,6 +74,29 @@ def free_port(family=socket.AF_INET, host="127.0.0.1"):
         return s.getsockname()[1]
 
 
+def processes():
+    """(pid, fields of /proc/PID/stat after the command name: state, ppid,
+    ...) of every process now."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    out.append((int(d), f.read().rsplit(")", 1)[1].split()))
+            except OSError:
+                continue
+    return out
+
+
+def proc_argv(pid):
+    """pid's arguments as strings; [] once it is gone."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().decode(errors="replace").split("\0")[:-1]
+    except OSError:
+        return []
+
+
 def to_crlf(data):
     """The stored message as POP3 sends it: CRLF line ends, a final CRLF."""
     out = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
@@ -230,18 +253,8 @@ class Server:
 
     def session_pids(self):
         """pop3s-session processes started for this server."""
-        pids = []
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open(f"/proc/{d}/cmdline", "rb") as f:
-                    cmd = f.read().split(b"\0")
-            except OSError:
-                continue
-            if cmd and cmd[0].endswith(b"pop3s-session") and self.conf.encode() in cmd:
-                pids.append(int(d))
-        return pids
+        return [pid for pid, _ in processes()
+                if (argv := proc_argv(pid)) and argv[0].endswith("pop3s-session") and self.conf in argv]
 
     def wait_sessions_gone(self, timeout=10):
         end = time.time() + timeout

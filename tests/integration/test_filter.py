@@ -10,7 +10,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pop3test import Results, Server, to_crlf  # noqa: E402
+from pop3test import Results, Server, proc_argv, processes, to_crlf  # noqa: E402
 
 R = Results("filter")
 PW = Server.USERS["alice"]
@@ -20,6 +20,7 @@ TAGGER = r"/usr/bin/sed 1iX-Spam:\x20no"
 # which make may run at the same time, hang on "/bin/sleep 30", and the
 # check that the filter was killed looks for this command line in /proc.
 HANG = "/bin/sleep 31"
+HANG_ARGV = HANG.split()
 
 
 def server(**conf):
@@ -33,27 +34,6 @@ def server(**conf):
 def finish(srv):
     srv.close()
     shutil.rmtree(srv.state, ignore_errors=True)
-
-
-def processes():
-    """(pid, [state, ppid, ...]) of every process now."""
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    out.append((d, f.read().rsplit(")", 1)[1].split()))
-            except OSError:
-                continue
-    return out
-
-
-def cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 def login(srv):
@@ -195,7 +175,7 @@ def test_hanging_filter(r):
         r.check(p.noop().startswith(b"+OK"), "and the session goes on")
         p.quit()
         r.check(srv.wait_sessions_gone(), "the session ends normally afterwards")
-        sleepers = [pid for pid, stat in processes() if stat[0] != "Z" and cmdline(pid) == HANG]
+        sleepers = [pid for pid, stat in processes() if stat[0] != "Z" and proc_argv(pid) == HANG_ARGV]
         r.check(not sleepers, "the filter was killed", repr(sleepers))
     finally:
         finish(srv)
@@ -216,8 +196,8 @@ def test_sigterm_during_filter(r):
         # fork and exec the child still looks like a session in /proc)
         def filtering():
             pids = srv.session_pids()
-            return pids if any(stat[1] == str(pid) and cmdline(child) == HANG
-                               for pid in pids for child, stat in processes()) else None
+            return pids if any(int(stat[1]) in pids and proc_argv(child) == HANG_ARGV
+                               for child, stat in processes()) else None
         end = time.monotonic() + 20
         while time.monotonic() < end and not filtering():
             time.sleep(0.05)
